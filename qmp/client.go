@@ -1,0 +1,555 @@
+package qmp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Monitor is what code above the engine needs from a QMP connection. The
+// direct *Client satisfies it, and so do other transports (libvirt's
+// passthrough, for one).
+type Monitor interface {
+	// Execute runs command with args (nil, or anything that marshals to a
+	// JSON object) and unmarshals the reply's return value into result
+	// (nil to discard it; *json.RawMessage to keep it raw).
+	Execute(ctx context.Context, command string, args, result any) error
+	// Subscribe returns a queue of the named events (every event when no
+	// name is given).
+	Subscribe(names ...string) *Subscription
+	// Done is closed when the connection is gone; Err then says why.
+	Done() <-chan struct{}
+	Err() error
+	Close() error
+}
+
+var _ Monitor = (*Client)(nil)
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	noOOB      bool
+	transcript io.Writer
+	logger     *slog.Logger
+	queueSize  int
+}
+
+// WithoutOOB keeps out-of-band execution off even when QEMU offers it.
+func WithoutOOB() Option { return func(o *options) { o.noOOB = true } }
+
+// WithTranscript writes every message sent and received to w, one line
+// each, prefixed "-> " (sent) or "<- " (received). w must be safe for use by
+// two goroutines if it is shared; the client serialises its own writes.
+func WithTranscript(w io.Writer) Option { return func(o *options) { o.transcript = w } }
+
+// WithLogger logs every message sent and received at debug level.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithQueueSize sets the capacity of each event subscription's queue.
+func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
+
+// Client is a connection to one QEMU monitor. All methods are safe for
+// concurrent use.
+type Client struct {
+	conn     net.Conn
+	dec      *json.Decoder
+	opts     options
+	greeting Greeting
+	oob      bool
+	events   Dispatcher
+
+	nextID atomic.Uint64
+	wtoken chan struct{} // one-slot: whoever holds it may write
+
+	// write-deadline bookkeeping for context cancellation during a write
+	dlMu      sync.Mutex
+	wgen      uint64 // changed only by the token holder
+	writing   uint64
+	dlExpired bool
+
+	mu      sync.Mutex
+	pending map[uint64]chan reply
+	err     error // set once the client is finished
+	closing bool
+
+	tmu sync.Mutex // transcript writes
+
+	done     chan struct{}
+	orphaned atomic.Uint64
+}
+
+type reply struct {
+	ret json.RawMessage
+	err error
+}
+
+// Dial connects to the monitor at address ("unix" path or "tcp"
+// host:port), reads the greeting and negotiates. ctx bounds all of it: a
+// monitor that never greets gives ErrBusy when ctx ends.
+func Dial(ctx context.Context, network, address string, opts ...Option) (*Client, error) {
+	switch network {
+	case "unix", "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("qmp: %w: network %q (want unix or tcp)", ErrInvalid, network)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, fmt.Errorf("qmp: connecting to %s: %w", address, err)
+	}
+	c, err := newClient(ctx, conn, opts)
+	if err != nil {
+		return nil, fmt.Errorf("qmp: %s: %w", address, err)
+	}
+	return c, nil
+}
+
+// NewClient runs the QMP handshake on an established connection (one end
+// of a socketpair, an inherited descriptor) and returns a client that owns
+// it. On error the connection is closed.
+func NewClient(ctx context.Context, conn net.Conn, opts ...Option) (*Client, error) {
+	c, err := newClient(ctx, conn, opts)
+	if err != nil {
+		return nil, fmt.Errorf("qmp: %w", err)
+	}
+	return c, nil
+}
+
+func newClient(ctx context.Context, conn net.Conn, opts []Option) (*Client, error) {
+	c := &Client{
+		conn:    conn,
+		dec:     json.NewDecoder(conn),
+		wtoken:  make(chan struct{}, 1),
+		pending: make(map[uint64]chan reply),
+		done:    make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(&c.opts)
+	}
+	c.events.QueueSize = c.opts.queueSize
+	c.dec.UseNumber()
+
+	g, err := c.readGreeting(ctx)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	c.greeting = g
+	go c.readLoop()
+
+	var caps struct {
+		Enable []string `json:"enable,omitempty"`
+	}
+	if g.Has("oob") && !c.opts.noOOB {
+		caps.Enable = []string{"oob"}
+	}
+	if err := c.Execute(ctx, "qmp_capabilities", caps, nil); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("negotiating capabilities: %w", err)
+	}
+	c.oob = len(caps.Enable) > 0
+	return c, nil
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (c *Client) readGreeting(ctx context.Context) (Greeting, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		c.conn.SetReadDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(aLongTimeAgo) })
+	var m wireMessage
+	err := c.decode(&m)
+	expired := !stop()
+	c.conn.SetReadDeadline(time.Time{})
+	if err != nil {
+		if expired || ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			if ctx.Err() != nil {
+				return Greeting{}, fmt.Errorf("%w (%w)", ErrBusy, ctx.Err())
+			}
+			return Greeting{}, ErrBusy
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return Greeting{}, fmt.Errorf("%w: closed before greeting: %w", ErrDisconnected, err)
+		}
+		return Greeting{}, fmt.Errorf("%w: reading greeting: %v", ErrProtocol, err)
+	}
+	if m.QMP == nil {
+		return Greeting{}, fmt.Errorf("%w: first message is not a QMP greeting", ErrProtocol)
+	}
+	return *m.QMP, nil
+}
+
+// decode reads one message, recording it in the transcript when asked.
+func (c *Client) decode(m *wireMessage) error {
+	if c.opts.transcript == nil && c.opts.logger == nil {
+		return c.dec.Decode(m)
+	}
+	var raw json.RawMessage
+	if err := c.dec.Decode(&raw); err != nil {
+		return err
+	}
+	c.record("<- ", raw)
+	return json.Unmarshal(raw, m)
+}
+
+func (c *Client) record(dir string, msg []byte) {
+	for len(msg) > 0 && (msg[len(msg)-1] == '\n' || msg[len(msg)-1] == '\r') {
+		msg = msg[:len(msg)-1]
+	}
+	if c.opts.logger != nil {
+		c.opts.logger.Debug("qmp", "dir", dir[:2], "msg", string(msg))
+	}
+	if c.opts.transcript != nil {
+		c.tmu.Lock()
+		line := make([]byte, 0, len(dir)+len(msg)+1)
+		line = append(append(append(line, dir...), msg...), '\n')
+		c.opts.transcript.Write(line)
+		c.tmu.Unlock()
+	}
+}
+
+func (c *Client) readLoop() {
+	var err error
+	for {
+		var m wireMessage
+		if err = c.decode(&m); err != nil {
+			break
+		}
+		switch {
+		case m.Event != "":
+			c.events.Publish(Event{Name: m.Event, Data: m.Data, Timestamp: m.Timestamp})
+		case m.ID != nil:
+			id, perr := strconv.ParseUint(string(m.ID), 10, 64)
+			if perr != nil {
+				c.orphaned.Add(1) // not an id of ours
+				continue
+			}
+			c.mu.Lock()
+			ch, ok := c.pending[id]
+			delete(c.pending, id)
+			c.mu.Unlock()
+			if !ok {
+				continue // its caller gave up; drop the late reply
+			}
+			if m.Error != nil {
+				ch <- reply{err: m.Error}
+			} else if m.Return == nil {
+				ch <- reply{err: fmt.Errorf("%w: reply with neither return nor error", ErrProtocol)}
+			} else {
+				ch <- reply{ret: m.Return}
+			}
+		default:
+			// A reply without id answers a request QEMU could not parse;
+			// we never send one, so there is no caller to give it to.
+			c.orphaned.Add(1)
+		}
+	}
+	c.finish(err)
+}
+
+// finish retires every pending call with the cause and ends subscriptions.
+func (c *Client) finish(readErr error) {
+	c.mu.Lock()
+	var cause error
+	switch {
+	case c.closing:
+		cause = ErrClosed
+	case errors.Is(readErr, io.EOF) || errors.Is(readErr, io.ErrUnexpectedEOF) || isNetErr(readErr):
+		cause = fmt.Errorf("%w: %w", ErrDisconnected, readErr)
+	default:
+		cause = fmt.Errorf("%w: %w: %v", ErrDisconnected, ErrProtocol, readErr)
+	}
+	if c.err == nil {
+		c.err = cause
+	}
+	cause = c.err
+	for id, ch := range c.pending {
+		ch <- reply{err: cause}
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+	c.conn.Close()
+	c.events.Close(cause)
+	close(c.done)
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &ne) || errors.As(err, &oe) || errors.Is(err, net.ErrClosed)
+}
+
+// fail closes the connection because its byte stream can no longer be
+// trusted (a write was interrupted half-way).
+func (c *Client) fail(cause error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = cause
+	}
+	c.mu.Unlock()
+	c.conn.Close()
+}
+
+// Greeting is what QEMU sent on connect.
+func (c *Client) Greeting() Greeting { return c.greeting }
+
+// Version is the QEMU version from the greeting.
+func (c *Client) Version() Version { return c.greeting.Version }
+
+// OOB reports whether out-of-band execution was negotiated.
+func (c *Client) OOB() bool { return c.oob }
+
+// Done is closed once the connection is gone.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err says why the client is finished, or nil while it is live.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Orphaned counts replies that matched no request (replies to requests
+// QEMU could not parse carry no id). Late replies to abandoned calls are
+// not counted.
+func (c *Client) Orphaned() uint64 { return c.orphaned.Load() }
+
+// Close closes the connection. Pending calls fail with ErrClosed. It waits
+// for the reader to exit and is safe to call more than once.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.err == nil {
+		c.closing = true
+	}
+	c.mu.Unlock()
+	c.conn.Close()
+	<-c.done
+	return nil
+}
+
+// Subscribe returns a queue of the named events, or of all events when no
+// name is given. See Subscription for the overflow policy.
+func (c *Client) Subscribe(names ...string) *Subscription { return c.events.Subscribe(names...) }
+
+// Execute runs command and unmarshals its return value into result (nil
+// discards it). QEMU's error replies come back as *Error.
+func (c *Client) Execute(ctx context.Context, command string, args, result any) error {
+	ret, err := c.roundTrip(ctx, "execute", command, args, nil)
+	if err != nil {
+		return err
+	}
+	return unmarshalResult(command, ret, result)
+}
+
+// ExecuteRaw runs command and returns its return value as it came.
+func (c *Client) ExecuteRaw(ctx context.Context, command string, args any) (json.RawMessage, error) {
+	return c.roundTrip(ctx, "execute", command, args, nil)
+}
+
+// ExecuteOOB runs an allow-oob command out of band (exec-oob): QEMU runs it
+// at once, ahead of queued commands. It needs the oob capability.
+func (c *Client) ExecuteOOB(ctx context.Context, command string, args, result any) error {
+	if !c.oob {
+		return fmt.Errorf("qmp: %w: %s: out-of-band execution was not negotiated", ErrNotSupported, command)
+	}
+	ret, err := c.roundTrip(ctx, "exec-oob", command, args, nil)
+	if err != nil {
+		return err
+	}
+	return unmarshalResult(command, ret, result)
+}
+
+// ExecuteWithFile runs a command that consumes a file descriptor — getfd
+// or add-fd — passing f with it (SCM_RIGHTS). The descriptor travels with
+// this command's bytes only, so it cannot be taken by another command.
+// Only unix-socket connections can pass descriptors.
+func (c *Client) ExecuteWithFile(ctx context.Context, command string, args any, f *os.File, result any) error {
+	switch command {
+	case "getfd", "add-fd":
+	default:
+		return fmt.Errorf("qmp: %w: %s does not take a file descriptor (only getfd and add-fd do)", ErrInvalid, command)
+	}
+	if f == nil {
+		return fmt.Errorf("qmp: %w: %s: no file given", ErrInvalid, command)
+	}
+	ret, err := c.roundTrip(ctx, "execute", command, args, f)
+	if err != nil {
+		return err
+	}
+	return unmarshalResult(command, ret, result)
+}
+
+// ExecuteAndWait subscribes to event, runs command, and waits until an
+// event named event for which match returns true (nil matches any)
+// arrives: device_del then DEVICE_DELETED for that device, for example.
+// Subscribing first matters: QEMU may raise the event before it replies.
+func (c *Client) ExecuteAndWait(ctx context.Context, command string, args, result any, event string, match func(Event) bool) (Event, error) {
+	return ExecuteAndWait(ctx, c, command, args, result, event, match)
+}
+
+// ExecuteAndWait does what (*Client).ExecuteAndWait does, on any Monitor.
+func ExecuteAndWait(ctx context.Context, m Monitor, command string, args, result any, event string, match func(Event) bool) (Event, error) {
+	sub := m.Subscribe(event)
+	defer sub.Close()
+	if err := m.Execute(ctx, command, args, result); err != nil {
+		return Event{}, err
+	}
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			return Event{}, fmt.Errorf("qmp: %s: waiting for %s: %w", command, event, err)
+		}
+		if match == nil || match(ev) {
+			return ev, nil
+		}
+	}
+}
+
+// DataEquals returns a matcher for ExecuteAndWait: the event's data has
+// key with the string value want (e.g. "device", "net0").
+func DataEquals(key, want string) func(Event) bool {
+	return func(ev Event) bool {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(ev.Data, &m) != nil {
+			return false
+		}
+		var got string
+		return json.Unmarshal(m[key], &got) == nil && got == want
+	}
+}
+
+func unmarshalResult(command string, ret json.RawMessage, result any) error {
+	if result == nil {
+		return nil
+	}
+	if err := json.Unmarshal(ret, result); err != nil {
+		return fmt.Errorf("qmp: %s: decoding reply: %w", command, err)
+	}
+	return nil
+}
+
+func (c *Client) roundTrip(ctx context.Context, kind, command string, args any, f *os.File) (json.RawMessage, error) {
+	if err := validCommand(command); err != nil {
+		return nil, fmt.Errorf("qmp: %w", err)
+	}
+	a, err := marshalArgs(command, args)
+	if err != nil {
+		return nil, fmt.Errorf("qmp: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("qmp: %s: %w", command, err)
+	}
+	id := c.nextID.Add(1)
+	ch := make(chan reply, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return nil, fmt.Errorf("qmp: %s: %w", command, err)
+	}
+	c.pending[id] = ch
+	c.mu.Unlock()
+
+	buf := appendRequest(make([]byte, 0, 64+len(command)+len(a)), kind, command, a, id)
+	if err := c.write(ctx, buf, f); err != nil {
+		c.forget(id)
+		return nil, fmt.Errorf("qmp: %s: %w", command, err)
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			if qe, ok := r.err.(*Error); ok {
+				e := *qe
+				e.Command = command
+				return nil, &e
+			}
+			return nil, fmt.Errorf("qmp: %s: %w", command, r.err)
+		}
+		return r.ret, nil
+	case <-ctx.Done():
+		c.forget(id)
+		return nil, fmt.Errorf("qmp: %s: %w", command, ctx.Err())
+	}
+}
+
+func (c *Client) forget(id uint64) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// write sends one request. ctx bounds the wait for the write token and
+// the write itself; a write interrupted half-way closes the connection.
+func (c *Client) write(ctx context.Context, buf []byte, f *os.File) error {
+	select {
+	case c.wtoken <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return c.Err()
+	}
+	defer func() { <-c.wtoken }()
+
+	var stop func() bool
+	var gen uint64
+	if ctx.Done() != nil {
+		c.dlMu.Lock()
+		c.wgen++
+		gen = c.wgen
+		c.writing = gen
+		c.dlMu.Unlock()
+		stop = context.AfterFunc(ctx, func() {
+			c.dlMu.Lock()
+			if c.writing == gen {
+				c.conn.SetWriteDeadline(aLongTimeAgo)
+				c.dlExpired = true
+			}
+			c.dlMu.Unlock()
+		})
+	}
+	var n int
+	var err error
+	if f != nil {
+		n, err = writeWithFile(c.conn, buf, f)
+	} else {
+		n, err = c.conn.Write(buf)
+	}
+	if stop != nil {
+		stop()
+		c.dlMu.Lock()
+		c.writing = 0
+		if c.dlExpired {
+			c.conn.SetWriteDeadline(time.Time{})
+			c.dlExpired = false
+		}
+		c.dlMu.Unlock()
+	}
+	if err != nil {
+		if n > 0 {
+			// QEMU has half a request: the stream is unusable.
+			c.fail(fmt.Errorf("%w: write interrupted after %d of %d bytes: %w", ErrDisconnected, n, len(buf), err))
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if cerr := c.Err(); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("%w: %w", ErrDisconnected, err)
+	}
+	if c.opts.transcript != nil || c.opts.logger != nil {
+		c.record("-> ", buf)
+	}
+	return nil
+}
