@@ -174,10 +174,13 @@ func (c *Client) readGreeting(ctx context.Context) (Greeting, error) {
 	c.conn.SetReadDeadline(time.Time{})
 	if err != nil {
 		if expired || ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-			if ctx.Err() != nil {
-				return Greeting{}, fmt.Errorf("%w (%w)", ErrBusy, ctx.Err())
+			// The read deadline (ctx's deadline) may fire a hair before
+			// ctx itself reports it.
+			cause := ctx.Err()
+			if cause == nil {
+				cause = context.DeadlineExceeded
 			}
-			return Greeting{}, ErrBusy
+			return Greeting{}, fmt.Errorf("%w (%w)", ErrBusy, cause)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return Greeting{}, fmt.Errorf("%w: closed before greeting: %w", ErrDisconnected, err)
