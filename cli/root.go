@@ -1,0 +1,110 @@
+// Package cli holds qscope's command line: the terminal UI (the default
+// command) and the scripting commands (list, qmp, events, history, demo).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Options are the flags shared by every command.
+type Options struct {
+	// LibvirtURI is the libvirt connection (--connect, $QSCOPE_LIBVIRT_URI,
+	// $LIBVIRT_DEFAULT_URI, default qemu:///system); "none" turns the
+	// libvirt source off.
+	LibvirtURI string
+	// ReadOnly refuses every command that is not read-only.
+	ReadOnly bool
+	// Interval is how often the live view rescans.
+	Interval time.Duration
+	// ProbeTimeout bounds each monitor probe during discovery.
+	ProbeTimeout time.Duration
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// subcommands are registered by the files that define them.
+var subcommands []func(*Options) *cobra.Command
+
+// rootRun runs the default command (the terminal UI); set by ui.go.
+var rootRun func(ctx context.Context, o *Options) error
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	o := &Options{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	root := newRoot(o)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(stderr, ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "qscope:", err)
+	return 1
+}
+
+func newRoot(o *Options) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "qscope",
+		Short: "See and troubleshoot every QEMU virtual machine on this host",
+		Long: `qscope shows every QEMU virtual machine on this host in one live view,
+whoever started it: by hand, by a script or by libvirt. Open one to see its
+details, its events, and a QMP console with completion from the running
+QEMU's own schema.
+
+Without a command it opens the terminal UI; when standard output is not a
+terminal (or TERM=dumb) it prints the guest list instead.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rootRun == nil {
+				return errors.New("the terminal UI is not built into this binary")
+			}
+			return rootRun(cmd.Context(), o)
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVarP(&o.LibvirtURI, "connect", "c", defaultLibvirtURI(), "libvirt URI (\"none\" to skip libvirt); also $QSCOPE_LIBVIRT_URI, $LIBVIRT_DEFAULT_URI")
+	f.BoolVar(&o.ReadOnly, "readonly", false, "refuse every command that changes a guest")
+	f.DurationVar(&o.Interval, "interval", time.Second, "how often the live view rescans")
+	f.DurationVar(&o.ProbeTimeout, "probe-timeout", 300*time.Millisecond, "how long one monitor probe may take during discovery")
+	for _, sub := range subcommands {
+		root.AddCommand(sub(o))
+	}
+	return root
+}
+
+func defaultLibvirtURI() string {
+	for _, k := range []string{"QSCOPE_LIBVIRT_URI", "LIBVIRT_DEFAULT_URI"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "qemu:///system"
+}
