@@ -125,7 +125,8 @@ func NewClient(ctx context.Context, conn net.Conn, opts ...Option) (*Client, err
 	return c, nil
 }
 
-func newClient(ctx context.Context, conn net.Conn, opts []Option) (*Client, error) {
+// newConn builds a client around conn without reading anything.
+func newConn(conn net.Conn, opts []Option) *Client {
 	c := &Client{
 		conn:    conn,
 		dec:     json.NewDecoder(conn),
@@ -137,7 +138,11 @@ func newClient(ctx context.Context, conn net.Conn, opts []Option) (*Client, erro
 		o(&c.opts)
 	}
 	c.events.QueueSize = c.opts.queueSize
-	c.dec.UseNumber()
+	return c
+}
+
+func newClient(ctx context.Context, conn net.Conn, opts []Option) (*Client, error) {
+	c := newConn(conn, opts)
 
 	g, err := c.readGreeting(ctx)
 	if err != nil {

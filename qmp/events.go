@@ -224,4 +224,8 @@ func (s *Subscription) Close() {
 	s.n = 0
 	clear(s.buf)
 	s.mu.Unlock()
+	select { // wake a Next waiting in another goroutine
+	case s.notify <- struct{}{}:
+	default:
+	}
 }
