@@ -59,9 +59,16 @@ type Conn struct {
 // Pipe serves one connection over net.Pipe and returns the client end.
 // The server side is closed when the test ends.
 func (s *Server) Pipe(t testing.TB) net.Conn {
+	client := s.Conn()
+	t.Cleanup(func() { s.Close(); client.Close() })
+	return client
+}
+
+// Conn serves one connection over net.Pipe and returns the client end;
+// Close ends the server side.
+func (s *Server) Conn() net.Conn {
 	client, server := net.Pipe()
-	c := s.start(server)
-	t.Cleanup(func() { c.Close(); client.Close() })
+	s.start(server)
 	return client
 }
 
