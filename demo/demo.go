@@ -465,7 +465,15 @@ func (p *proc) waitMonitor(ctx context.Context, ep Endpoint) error {
 			return p.exitError()
 		default:
 		}
+		// One try: bounded, and cut short if QEMU exits meanwhile.
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		go func() {
+			select {
+			case <-p.done:
+				cancel()
+			case <-actx.Done():
+			}
+		}()
 		c, err := qmp.Dial(actx, ep.Network, ep.Address)
 		if err == nil {
 			var st struct {
@@ -511,15 +519,16 @@ func (p *proc) logTail() string {
 	return string(b)
 }
 
-// addrInUse reports whether p exited because a tcp port was taken.
+// addrInUse reports whether p exited because a tcp port picked for it
+// was taken.
 func (p *proc) addrInUse() bool {
 	select {
 	case <-p.done:
 	default:
 		return false
 	}
-	for _, m := range p.Spec.Monitors {
-		if m.Network == "tcp" {
+	for _, m := range p.orig.Monitors {
+		if m.Network == "tcp" && m.Port == 0 {
 			return strings.Contains(p.logTail(), "Address already in use")
 		}
 	}
