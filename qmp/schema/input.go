@@ -933,3 +933,20 @@ func show(text string) string {
 	}
 	return strconv.Quote(text)
 }
+
+// JSONArgsWords renders the arguments as key=value words, the console's
+// syntax (JSON for non-scalar values).
+func (r Request) JSONArgsWords() []string {
+	if len(r.Args) == 0 {
+		return nil
+	}
+	var args object
+	if err := json.Unmarshal(r.Args, &args); err != nil {
+		return []string{string(r.Args)}
+	}
+	out := make([]string, len(args.keys))
+	for i, k := range args.keys {
+		out[i] = k + "=" + lineValue(args.vals[i])
+	}
+	return out
+}

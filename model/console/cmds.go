@@ -1,0 +1,224 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/qmp/schema"
+)
+
+// Messages. Every result of the monitor carries the generation of the
+// monitor it was asked of (SetMonitor starts a new one) and, for
+// commands, a sequence number: results of a replaced monitor or an
+// abandoned request are dropped.
+
+type schemaMsg struct {
+	gen  uint64
+	s    *schema.Schema
+	err  error
+	took time.Duration
+}
+
+type liveMsg struct {
+	gen  uint64
+	live schema.Live
+}
+
+type propsMsg struct {
+	gen    uint64
+	driver string
+	props  []schema.DeviceProp
+	err    error
+}
+
+type hmpHelpMsg struct {
+	gen  uint64
+	cmds []schema.HMPCommand
+	err  error
+}
+
+type resultMsg struct {
+	gen, seq uint64
+	ex       Exchange
+}
+
+type historyMsg struct {
+	entries []HistoryEntry
+	err     error
+}
+
+type historySavedMsg struct{ err error }
+
+// Exchange is one command and its reply.
+type Exchange struct {
+	// Line is what was typed.
+	Line string
+	// Request is what was sent (human-monitor-command for HMP lines).
+	Request schema.Request
+	HMP     bool
+	// Reply is the return value; HMPOutput the text of an HMP command.
+	Reply     json.RawMessage
+	HMPOutput string
+	Err       error
+	RTT       time.Duration
+	At        time.Time
+	Forced    bool
+}
+
+func loadSchemaCmd(ctx context.Context, gen uint64, l *schema.Loader, m qmp.Monitor, timeout time.Duration, now func() time.Time) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		start := now()
+		s, err := l.Load(ctx, m)
+		return schemaMsg{gen: gen, s: s, err: err, took: now().Sub(start)}
+	}
+}
+
+// fetchLiveCmd asks for the values arguments refer to: device types,
+// block nodes, device ids, chardevs, jobs. Each query is read-only; one
+// that fails leaves its list empty.
+func fetchLiveCmd(ctx context.Context, gen uint64, m qmp.Monitor, timeout time.Duration, withTypes bool, types []string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var live schema.Live
+		live.DeviceTypes = types
+		if withTypes {
+			var t []struct {
+				Name string `json:"name"`
+			}
+			if m.Execute(ctx, "qom-list-types", map[string]any{"implements": "device", "abstract": false}, &t) == nil {
+				for _, x := range t {
+					live.DeviceTypes = append(live.DeviceTypes, x.Name)
+				}
+				sort.Strings(live.DeviceTypes)
+			}
+		}
+		var nodes []struct {
+			NodeName string `json:"node-name"`
+		}
+		if m.Execute(ctx, "query-named-block-nodes", map[string]any{"flat": true}, &nodes) != nil {
+			_ = m.Execute(ctx, "query-named-block-nodes", nil, &nodes)
+		}
+		for _, n := range nodes {
+			live.BlockNodes = append(live.BlockNodes, n.NodeName)
+		}
+		var props []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		}
+		if m.Execute(ctx, "qom-list", map[string]any{"path": "/machine/peripheral"}, &props) == nil {
+			for _, p := range props {
+				if strings.HasPrefix(p.Type, "child<") {
+					live.DeviceIDs = append(live.DeviceIDs, p.Name)
+				}
+			}
+		}
+		var chardevs []struct {
+			Label string `json:"label"`
+		}
+		if m.Execute(ctx, "query-chardev", nil, &chardevs) == nil {
+			for _, c := range chardevs {
+				live.Chardevs = append(live.Chardevs, c.Label)
+			}
+		}
+		var jobs []struct {
+			ID string `json:"id"`
+		}
+		if m.Execute(ctx, "query-jobs", nil, &jobs) == nil {
+			for _, j := range jobs {
+				live.Jobs = append(live.Jobs, j.ID)
+			}
+		}
+		return liveMsg{gen: gen, live: live}
+	}
+}
+
+func fetchPropsCmd(ctx context.Context, gen uint64, m qmp.Monitor, timeout time.Duration, driver string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var props []schema.DeviceProp
+		err := m.Execute(ctx, "device-list-properties", map[string]any{"typename": driver}, &props)
+		return propsMsg{gen: gen, driver: driver, props: props, err: err}
+	}
+}
+
+func fetchHMPHelpCmd(ctx context.Context, gen uint64, m qmp.Monitor, timeout time.Duration) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var top, info string
+		if err := m.Execute(ctx, "human-monitor-command", map[string]any{"command-line": "help"}, &top); err != nil {
+			return hmpHelpMsg{gen: gen, err: err}
+		}
+		cmds := schema.ParseHMPHelp(top, "")
+		if m.Execute(ctx, "human-monitor-command", map[string]any{"command-line": "help info"}, &info) == nil {
+			cmds = append(cmds, schema.ParseHMPHelp(info, "info ")...)
+		}
+		return hmpHelpMsg{gen: gen, cmds: cmds}
+	}
+}
+
+// executeCmd sends one checked request and times the round trip.
+func executeCmd(ctx context.Context, gen, seq uint64, m qmp.Monitor, ex Exchange, closeAfter bool, now func() time.Time) tea.Cmd {
+	return func() tea.Msg {
+		if closeAfter {
+			defer m.Close()
+		}
+		start := now()
+		var args any
+		if len(ex.Request.Args) > 0 {
+			args = ex.Request.Args
+		}
+		var raw json.RawMessage
+		err := m.Execute(ctx, ex.Request.Command, args, &raw)
+		ex.RTT = now().Sub(start)
+		ex.At = start
+		ex.Err = err
+		if err == nil {
+			if ex.HMP {
+				var s string
+				if json.Unmarshal(raw, &s) == nil {
+					ex.HMPOutput = s
+				}
+			}
+			ex.Reply = raw
+		}
+		return resultMsg{gen: gen, seq: seq, ex: ex}
+	}
+}
+
+// forceCmd opens a forcing monitor with open, runs the request on it and
+// closes it.
+func forceCmd(ctx context.Context, gen, seq uint64, open func(context.Context) (qmp.Monitor, error), ex Exchange, now func() time.Time) tea.Cmd {
+	return func() tea.Msg {
+		m, err := open(ctx)
+		if err != nil {
+			ex.Err = err
+			ex.At = now()
+			return resultMsg{gen: gen, seq: seq, ex: ex}
+		}
+		return executeCmd(ctx, gen, seq, m, ex, true, now)()
+	}
+}
+
+func loadHistoryCmd(path string) tea.Cmd {
+	return func() tea.Msg {
+		e, err := LoadHistory(path)
+		return historyMsg{entries: e, err: err}
+	}
+}
+
+func saveHistoryCmd(path string, e HistoryEntry) tea.Cmd {
+	return func() tea.Msg {
+		return historySavedMsg{err: AppendHistory(path, e)}
+	}
+}
