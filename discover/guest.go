@@ -28,6 +28,7 @@ const (
 	StateNoMonitor    State = "no-monitor"   // no QMP monitor we can reach
 	StateStopped      State = "stopped"      // the process is stopped (SIGSTOP): nothing can answer
 	StateShutOff      State = "shut off"     // a libvirt domain that is defined but not running
+	StateDenied       State = "denied"       // the monitor exists but this user may not reach it (another user's socket or descriptor)
 	StateUnknown      State = "unknown"
 )
 
@@ -72,10 +73,12 @@ type Guest struct {
 	// From /proc.
 	Started    time.Time `json:"started"`
 	CPUPercent float64   `json:"cpu_percent"`
-	RSS        uint64    `json:"rss_bytes"`
-	VCPUs      int       `json:"vcpus"`
-	Threads    int       `json:"threads"`
-	Cmdline    []string  `json:"cmdline,omitempty"`
+	// CPUTime is the user+system CPU time the process has used so far.
+	CPUTime time.Duration `json:"cpu_time_ns"`
+	RSS     uint64        `json:"rss_bytes"`
+	VCPUs   int           `json:"vcpus"`
+	Threads int           `json:"threads"`
+	Cmdline []string      `json:"cmdline,omitempty"`
 	// StartTicks is the process start time in clock ticks since boot
 	// (/proc/PID/stat field 22): with PID it tells a reused pid apart.
 	StartTicks uint64 `json:"-"`

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { subcommands = append(subcommands, newEventsCmd) }
+
+func newEventsCmd(o *Options) *cobra.Command {
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "events TARGET",
+		Short: "Stream a guest's QMP events as JSON lines",
+		Long: `Print the QMP events of the guest TARGET (a name, pid or uuid) as JSON
+lines, {"event": …, "data": …, "timestamp": {…}}, as they arrive, until
+interrupted. --filter keeps only the named events (repeat it, or give a
+comma-separated list).
+
+The connection holds the guest's monitor while it runs (QEMU serves one
+client per monitor): give QEMU a second -qmp monitor to keep the first
+free. When the guest goes away the command exits with status 1 and says
+why.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runEvents(cmd.Context(), o, args[0], filters)
+		},
+	}
+	cmd.Flags().StringSliceVarP(&filters, "filter", "f", nil, "only these events (e.g. STOP,RESUME)")
+	return cmd
+}
+
+// validEventName reports whether s can be a QMP event name (upper-case
+// letters, digits and '_').
+func validEventName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func runEvents(ctx context.Context, o *Options, target string, filters []string) error {
+	for _, f := range filters {
+		if !validEventName(f) {
+			return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope events: %q is not a QMP event name (upper case, like STOP or DEVICE_DELETED)", f)}
+		}
+	}
+	s := newScanner(o)
+	m, g, err := newConnector(o, s).Connect(ctx, target)
+	if err != nil {
+		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope events: %w", err)}
+	}
+	defer m.Close()
+	sub := m.Subscribe(filters...)
+	defer sub.Close()
+	enc := json.NewEncoder(o.Stdout)
+	for {
+		ev, err := sub.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted
+			}
+			cause := m.Err()
+			if cause == nil {
+				cause = err
+			}
+			return &exitError{code: 1, err: fmt.Errorf("qscope events: guest %s (pid %d) went away: %w", g.Name, g.PID, cause)}
+		}
+		if err := enc.Encode(ev); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return fmt.Errorf("qscope events: writing: %w", err)
+		}
+	}
+}

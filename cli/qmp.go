@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/qscope/qscope/journal"
+	"github.com/qscope/qscope/policy"
+	"github.com/qscope/qscope/qmp"
+)
+
+func init() { subcommands = append(subcommands, newQMPCmd) }
+
+// Exit codes of the scripting commands.
+const (
+	exitCodeQMP = 1 // QEMU answered with an error
+	exitCodeFailure  = 2 // bad usage, guest not found or not reachable
+	exitCodeRefused  = 3 // refused: --readonly, or a destructive command not confirmed
+)
+
+func newQMPCmd(o *Options) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "qmp TARGET COMMAND [key=value ...] | qmp TARGET '<json request>'",
+		Short: "Send one QMP command to a guest and print its return value",
+		Long: `Send one QMP command to the guest TARGET (a name, pid or uuid) and print
+QEMU's return value as indented JSON.
+
+Arguments are key=value pairs as in qmp-shell: a value that is valid JSON
+(a number, true, false, null, an object, an array, a quoted string) is
+sent as that JSON, anything else as a string; dotted keys build nested
+objects (a.b=1 sends {"a":{"b":1}}). A single JSON object may be given
+instead: either the arguments after COMMAND, or a whole request
+{"execute": …, "arguments": …} in place of COMMAND.
+
+Every command that is not read-only is appended to the journal (see
+"qscope history"). --readonly refuses such commands; destructive ones
+(quit, system_reset, device_del, …) need --yes, or a "y" at the prompt
+when standard input is a terminal.
+
+Exit status: 0 on success, 1 when QEMU answered with an error (printed
+as "Class: description" on standard error), 2 when the guest could not be
+found or reached or the arguments are wrong, 3 when the command was
+refused.`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runQMP(cmd.Context(), o, args[0], args[1:], yes)
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send destructive commands without asking")
+	return cmd
+}
+
+// parseRequest turns the words after TARGET into a command and its
+// arguments.
+func parseRequest(words []string) (string, json.RawMessage, error) {
+	first := strings.TrimSpace(words[0])
+	if strings.HasPrefix(first, "{") {
+		if len(words) > 1 {
+			return "", nil, errors.New("a JSON request must be the only word after TARGET")
+		}
+		var req struct {
+			Execute   string          `json:"execute"`
+			ExecOOB   string          `json:"exec-oob"`
+			Arguments json.RawMessage `json:"arguments"`
+		}
+		dec := json.NewDecoder(strings.NewReader(first))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			return "", nil, fmt.Errorf("the request is not a QMP request object {\"execute\": …, \"arguments\": {…}}: %w", err)
+		}
+		if req.ExecOOB != "" {
+			return "", nil, errors.New("exec-oob is not supported here: use execute")
+		}
+		if req.Execute == "" {
+			return "", nil, errors.New("the request has no \"execute\" member")
+		}
+		if err := checkObject(req.Arguments); err != nil {
+			return "", nil, err
+		}
+		return req.Execute, req.Arguments, nil
+	}
+	command := first
+	rest := words[1:]
+	if len(rest) == 1 && strings.HasPrefix(strings.TrimSpace(rest[0]), "{") {
+		raw := json.RawMessage(strings.TrimSpace(rest[0]))
+		if !json.Valid(raw) {
+			return "", nil, fmt.Errorf("the arguments of %s are not valid JSON: %s", command, rest[0])
+		}
+		if err := checkObject(raw); err != nil {
+			return "", nil, err
+		}
+		return command, raw, nil
+	}
+	args, err := parseKeyValues(rest)
+	if err != nil {
+		return "", nil, fmt.Errorf("arguments of %s: %w", command, err)
+	}
+	if args == nil {
+		return command, nil, nil
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return "", nil, err
+	}
+	return command, b, nil
+}
+
+func checkObject(raw json.RawMessage) error {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) || t[0] == '{' {
+		return nil
+	}
+	return errors.New("\"arguments\" must be a JSON object")
+}
+
+// parseKeyValues builds an arguments object from key=value words.
+func parseKeyValues(words []string) (map[string]any, error) {
+	if len(words) == 0 {
+		return nil, nil
+	}
+	out := map[string]any{}
+	for _, w := range words {
+		key, val, ok := strings.Cut(w, "=")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("%q is not key=value", w)
+		}
+		var v any
+		if json.Valid([]byte(val)) {
+			d := json.NewDecoder(strings.NewReader(val))
+			d.UseNumber()
+			if err := d.Decode(&v); err != nil {
+				v = val
+			}
+		} else {
+			v = val
+		}
+		parts := strings.Split(key, ".")
+		m := out
+		for i, p := range parts {
+			if p == "" {
+				return nil, fmt.Errorf("key %q has an empty part", key)
+			}
+			if i == len(parts)-1 {
+				if _, dup := m[p]; dup {
+					return nil, fmt.Errorf("key %q is given twice", key)
+				}
+				m[p] = v
+				break
+			}
+			next, exists := m[p]
+			if !exists {
+				nm := map[string]any{}
+				m[p] = nm
+				m = nm
+				continue
+			}
+			nm, isMap := next.(map[string]any)
+			if !isMap {
+				return nil, fmt.Errorf("key %q: %q already has a value that is not an object", key, strings.Join(parts[:i+1], "."))
+			}
+			m = nm
+		}
+	}
+	return out, nil
+}
+
+func runQMP(ctx context.Context, o *Options, target string, words []string, yes bool) error {
+	command, args, err := parseRequest(words)
+	if err != nil {
+		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %w", err)}
+	}
+	class := policy.Classify(command, args)
+	if class != policy.ReadOnly && o.ReadOnly {
+		return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: refusing %s: it is %s and --readonly is set", command, class)}
+	}
+
+	s := newScanner(o)
+	m, g, err := newConnector(o, s).Connect(ctx, target)
+	if err != nil {
+		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %w", err)}
+	}
+	defer m.Close()
+
+	if class == policy.Destructive && !yes {
+		ok, err := qmpConfirm(o, fmt.Sprintf("Send %s (destructive) to %s (pid %d)?", command, g.Name, g.PID))
+		if err != nil {
+			return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: refusing %s to %s: it is destructive; pass --yes to send it (%v)", command, g.Name, err)}
+		}
+		if !ok {
+			return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: %s not sent", command)}
+		}
+	}
+
+	mon := qmp.Monitor(m)
+	if class != policy.ReadOnly {
+		j, err := journal.OpenDefault()
+		if err != nil {
+			return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: refusing to send %s unjournaled: %w", command, err)}
+		}
+		defer j.Close()
+		mon = journal.Wrap(m, j, journal.SessionFor(g, "cli"))
+	}
+
+	var ret json.RawMessage
+	var a any
+	if args != nil {
+		a = args
+	}
+	if err := mon.Execute(ctx, command, a, &ret); err != nil {
+		var qe *qmp.Error
+		if errors.As(err, &qe) {
+			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", qe.Class, qe.Desc)}
+		}
+		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %s on %s: %w", command, g.Name, err)}
+	}
+	if len(ret) == 0 {
+		ret = json.RawMessage("{}")
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, ret, "", "  "); err != nil {
+		buf.Reset()
+		buf.Write(ret)
+	}
+	buf.WriteByte('\n')
+	_, err = o.Stdout.Write(buf.Bytes())
+	return err
+}
+
+// qmpConfirm asks a yes/no question on the terminal. Without a terminal on
+// standard input it returns an error: scripts pass --yes.
+func qmpConfirm(o *Options, question string) (bool, error) {
+	f, ok := o.Stdin.(*os.File)
+	if !ok || !stdinTerminal(f) {
+		return false, errors.New("standard input is not a terminal to confirm on")
+	}
+	fmt.Fprintf(o.Stderr, "%s [y/N] ", question)
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		return false, err
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
+
+func stdinTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,144 @@
+package discover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+	"time"
+
+	"github.com/qscope/qscope/qmp"
+)
+
+// probeResult is what one brief visit to a guest's monitor learned.
+type probeResult struct {
+	state   State
+	reason  string
+	version string
+	name    string
+	uuid    string
+	used    int // index in Monitors of the endpoint that answered; -1 if none
+	gone    bool
+}
+
+// probe connects to the guest's monitors in turn (the one that answered
+// last time first), reads the greeting, asks query-status (and query-name
+// and query-uuid when they are not known), and disconnects. The whole
+// visit is bounded by timeout; each monitor gets an equal share of what is
+// left, so a busy first monitor still leaves time for a free second one.
+func (s *Scanner) probe(ctx context.Context, g Guest, needName, needUUID bool, prefer int, timeout time.Duration) probeResult {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	order := make([]int, 0, len(g.Monitors))
+	if prefer >= 0 && prefer < len(g.Monitors) {
+		order = append(order, prefer)
+	}
+	for i := range g.Monitors {
+		if i != prefer {
+			order = append(order, i)
+		}
+	}
+	res := probeResult{used: -1}
+	var first *probeResult
+	for n, i := range order {
+		ep := g.Monitors[i]
+		if ep.Network != "unix" && ep.Network != "tcp" {
+			continue
+		}
+		dl, _ := ctx.Deadline()
+		share := time.Until(dl) / time.Duration(len(order)-n)
+		mctx, mcancel := context.WithTimeout(ctx, share)
+		r := s.probeOne(mctx, ep, needName, needUUID)
+		mcancel()
+		r.used = i
+		if r.state != "" && r.state != StateBusy && r.state != StateNoMonitor && r.state != StateDenied && r.state != StateUnresponsive {
+			return r
+		}
+		if first == nil {
+			rr := r
+			first = &rr
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if first != nil {
+		res = *first
+		res.used = -1
+	} else {
+		res.state = StateNoMonitor
+		res.reason = "no QMP monitor on a socket"
+	}
+	return res
+}
+
+// probeOne visits one monitor.
+func (s *Scanner) probeOne(ctx context.Context, ep Endpoint, needName, needUUID bool) probeResult {
+	var r probeResult
+	c, err := qmp.Dial(ctx, ep.Network, ep.Address, qmp.WithoutOOB())
+	if err != nil {
+		r.state, r.reason = classifyDialError(ep, err)
+		return r
+	}
+	defer c.Close()
+	r.version = c.Version().String()
+	var st struct {
+		Status  string `json:"status"`
+		Running bool   `json:"running"`
+	}
+	if err := c.Execute(ctx, "query-status", nil, &st); err != nil {
+		r.state, r.reason = classifyCommandError(ep, err)
+		return r
+	}
+	r.state = State(st.Status)
+	if r.state == "" {
+		r.state = StateUnknown
+	}
+	if needName {
+		var n struct {
+			Name string `json:"name"`
+		}
+		if err := c.Execute(ctx, "query-name", nil, &n); err == nil {
+			r.name = n.Name
+		}
+	}
+	if needUUID {
+		var u struct {
+			UUID string `json:"UUID"`
+		}
+		if err := c.Execute(ctx, "query-uuid", nil, &u); err == nil {
+			r.uuid = u.UUID
+		}
+	}
+	return r
+}
+
+func classifyDialError(ep Endpoint, err error) (State, string) {
+	switch {
+	case errors.Is(err, qmp.ErrBusy):
+		return StateBusy, fmt.Sprintf("monitor %s accepted the connection but sent no greeting in time: another client holds it (QEMU serves one client per monitor)", ep)
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
+		return StateDenied, fmt.Sprintf("permission denied connecting to monitor %s: it belongs to another user (run as its owner or root)", ep)
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOENT):
+		return StateNoMonitor, fmt.Sprintf("monitor socket %s does not exist (deleted, or in another mount namespace)", ep)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return StateNoMonitor, fmt.Sprintf("nothing listens on monitor %s", ep)
+	case errors.Is(err, qmp.ErrDisconnected):
+		return StateNoMonitor, fmt.Sprintf("monitor %s closed the connection before greeting", ep)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return StateUnresponsive, fmt.Sprintf("monitor %s did not accept a connection in time", ep)
+	}
+	return StateNoMonitor, fmt.Sprintf("connecting to monitor %s: %v", ep, err)
+}
+
+func classifyCommandError(ep Endpoint, err error) (State, string) {
+	var qe *qmp.Error
+	if errors.As(err, &qe) {
+		return StateUnknown, fmt.Sprintf("query-status on %s failed: %s: %s", ep, qe.Class, qe.Desc)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, qmp.ErrBusy) {
+		return StateUnresponsive, fmt.Sprintf("monitor %s greeted but did not answer in time (QEMU's main loop is busy or hung)", ep)
+	}
+	return StateNoMonitor, fmt.Sprintf("monitor %s: %v", ep, err)
+}
