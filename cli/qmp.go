@@ -21,9 +21,9 @@ func init() { subcommands = append(subcommands, newQMPCmd) }
 
 // Exit codes of the scripting commands.
 const (
-	exitCodeQMP = 1 // QEMU answered with an error
-	exitCodeFailure  = 2 // bad usage, guest not found or not reachable
-	exitCodeRefused  = 3 // refused: --readonly, or a destructive command not confirmed
+	exitCodeQMP     = 1 // QEMU answered with an error
+	exitCodeFailure = 2 // bad usage, guest not found or not reachable
+	exitCodeRefused = 3 // refused: --readonly, or a destructive command not confirmed
 )
 
 func newQMPCmd(o *Options) *cobra.Command {

@@ -124,9 +124,9 @@ func (w *Monitor) Execute(ctx context.Context, command string, args, result any)
 }
 
 func (w *Monitor) Subscribe(names ...string) *qmp.Subscription { return w.m.Subscribe(names...) }
-func (w *Monitor) Done() <-chan struct{}                     { return w.m.Done() }
-func (w *Monitor) Err() error                                { return w.m.Err() }
-func (w *Monitor) Close() error                              { return w.m.Close() }
+func (w *Monitor) Done() <-chan struct{}                       { return w.m.Done() }
+func (w *Monitor) Err() error                                  { return w.m.Err() }
+func (w *Monitor) Close() error                                { return w.m.Close() }
 
 func rawArgs(args any) (json.RawMessage, error) {
 	switch a := args.(type) {
