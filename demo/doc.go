@@ -17,7 +17,7 @@
 //     vCPUs.
 //
 // Each runs with -name guest=NAME,process=NAME, a fixed -uuid derived from
-// its name, 32 to 64 MiB of memory, -accel kvm -accel tcg (KVM when
+// its name, 32 to 64 MiB of memory, -cpu max, -accel kvm -accel tcg (KVM when
 // /dev/kvm works, TCG otherwise), -display none and its serial port
 // written to DIR/NAME.serial.log.
 //

@@ -33,6 +33,7 @@ func ExampleArgs() {
 	// -nodefaults
 	// -no-user-config
 	// -machine pc
+	// -cpu max
 	// -accel kvm
 	// -accel tcg
 	// -m 32

@@ -217,7 +217,7 @@ func Args(s Spec, f Files, dataDir, dataFormat string) ([]string, error) {
 		"-name", "guest=" + s.Name + ",process=" + s.Name,
 		"-uuid", uuid,
 		"-nodefaults", "-no-user-config",
-		"-machine", "pc",
+		"-machine", "pc", "-cpu", "max",
 		"-accel", "kvm", "-accel", "tcg",
 		"-m", strconv.Itoa(mem),
 		"-smp", strconv.Itoa(cpus),

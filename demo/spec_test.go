@@ -14,7 +14,7 @@ func TestArgsDefaultSet(t *testing.T) {
 		"demo-web": {
 			"-name", "guest=demo-web,process=demo-web",
 			"-uuid", NameUUID("demo-web"),
-			"-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "kvm", "-accel", "tcg",
+			"-nodefaults", "-no-user-config", "-machine", "pc", "-cpu", "max", "-accel", "kvm", "-accel", "tcg",
 			"-m", "32", "-smp", "1", "-display", "none",
 			"-pidfile", "/run/d/demo-web.pid",
 			"-serial", "file:/run/d/demo-web.serial.log",
@@ -27,7 +27,7 @@ func TestArgsDefaultSet(t *testing.T) {
 		"demo-db": {
 			"-name", "guest=demo-db,process=demo-db",
 			"-uuid", NameUUID("demo-db"),
-			"-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "kvm", "-accel", "tcg",
+			"-nodefaults", "-no-user-config", "-machine", "pc", "-cpu", "max", "-accel", "kvm", "-accel", "tcg",
 			"-m", "48", "-smp", "1", "-display", "none",
 			"-pidfile", "/run/d/demo-db.pid",
 			"-serial", "file:/run/d/demo-db.serial.log",
@@ -43,7 +43,7 @@ func TestArgsDefaultSet(t *testing.T) {
 		"demo-build": {
 			"-name", "guest=demo-build,process=demo-build",
 			"-uuid", NameUUID("demo-build"),
-			"-nodefaults", "-no-user-config", "-machine", "pc", "-accel", "kvm", "-accel", "tcg",
+			"-nodefaults", "-no-user-config", "-machine", "pc", "-cpu", "max", "-accel", "kvm", "-accel", "tcg",
 			"-m", "64", "-smp", "2", "-display", "none",
 			"-pidfile", "/run/d/demo-build.pid",
 			"-serial", "file:/run/d/demo-build.serial.log",
