@@ -328,6 +328,13 @@ func (c *Client) Err() error {
 	return c.err
 }
 
+// Pending is how many calls are waiting for their reply.
+func (c *Client) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
 // Orphaned counts replies that matched no request (replies to requests
 // QEMU could not parse carry no id). Late replies to abandoned calls are
 // not counted.
