@@ -1,0 +1,185 @@
+package model
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/qscope/qscope/discover"
+	"github.com/qscope/qscope/ui"
+	"github.com/sahilm/fuzzy"
+)
+
+// listState is the guest list: guests by key, the visible rows (filtered
+// and sorted), and the selection held by key so it survives guests
+// appearing, vanishing and re-sorting.
+type listState struct {
+	guests  map[string]discover.Guest
+	rows    []discover.Guest
+	selKey  string
+	selIdx  int // index of selKey in rows, -1 when empty
+	offset  int
+	sortBy  ui.Column
+	reverse bool
+	filter  string
+	typing  bool
+	height  int // visible rows, from the last layout
+}
+
+func newList() listState {
+	return listState{guests: map[string]discover.Guest{}, selIdx: -1, sortBy: ui.ColName}
+}
+
+// apply merges a batch of discovery changes.
+func (l *listState) apply(changes []discover.Change) {
+	for _, c := range changes {
+		k := c.Guest.Key()
+		switch c.Kind {
+		case discover.Removed:
+			delete(l.guests, k)
+		default:
+			l.guests[k] = c.Guest
+		}
+	}
+	l.rebuild()
+}
+
+type filterSource []discover.Guest
+
+func (f filterSource) String(i int) string {
+	return f[i].Name + " " + string(f[i].Owner) + " " + string(f[i].State)
+}
+func (f filterSource) Len() int { return len(f) }
+
+// rebuild recomputes the visible rows and restores the selection by key;
+// when the selected guest is gone, the row that took its place is
+// selected. The scroll offset is kept unless the selection left the
+// window.
+func (l *listState) rebuild() {
+	all := make([]discover.Guest, 0, len(l.guests))
+	for _, g := range l.guests {
+		all = append(all, g)
+	}
+	if l.filter != "" {
+		ms := fuzzy.FindFrom(l.filter, filterSource(all))
+		kept := make([]discover.Guest, 0, len(ms))
+		for _, m := range ms {
+			kept = append(kept, all[m.Index])
+		}
+		all = kept
+	}
+	slices.SortFunc(all, l.compare)
+	l.rows = all
+	prev := l.selIdx
+	l.selIdx = -1
+	for i := range l.rows {
+		if l.rows[i].Key() == l.selKey {
+			l.selIdx = i
+			break
+		}
+	}
+	if l.selIdx < 0 && len(l.rows) > 0 {
+		l.selIdx = max(0, min(prev, len(l.rows)-1))
+		l.selKey = l.rows[l.selIdx].Key()
+	}
+	if len(l.rows) == 0 {
+		l.selKey = ""
+	}
+	l.clampOffset()
+}
+
+func (l *listState) compare(a, b discover.Guest) int {
+	var c int
+	switch l.sortBy {
+	case ui.ColOwner:
+		c = cmp.Compare(a.Owner, b.Owner)
+	case ui.ColPID:
+		c = cmp.Compare(a.PID, b.PID)
+	case ui.ColState:
+		c = cmp.Compare(a.State, b.State)
+	case ui.ColCPU:
+		c = -cmp.Compare(a.CPUPercent, b.CPUPercent) // busiest first
+	case ui.ColMem:
+		c = -cmp.Compare(a.RSS, b.RSS)
+	case ui.ColUptime:
+		c = cmp.Compare(b.Started.UnixNano(), a.Started.UnixNano()) // longest first
+	}
+	if c == 0 {
+		c = naturalCompare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	}
+	if c == 0 {
+		c = cmp.Compare(a.Key(), b.Key())
+	}
+	if l.reverse {
+		return -c
+	}
+	return c
+}
+
+func (l *listState) clampOffset() {
+	h := max(1, l.height)
+	if l.selIdx >= 0 {
+		if l.selIdx < l.offset {
+			l.offset = l.selIdx
+		}
+		if l.selIdx >= l.offset+h {
+			l.offset = l.selIdx - h + 1
+		}
+	}
+	l.offset = max(0, min(l.offset, len(l.rows)-h))
+}
+
+func (l *listState) move(delta int) {
+	if len(l.rows) == 0 {
+		return
+	}
+	i := max(0, min(l.selIdx+delta, len(l.rows)-1))
+	l.selIdx = i
+	l.selKey = l.rows[i].Key()
+	l.clampOffset()
+}
+
+func (l *listState) selected() (discover.Guest, bool) {
+	if l.selIdx < 0 || l.selIdx >= len(l.rows) {
+		return discover.Guest{}, false
+	}
+	return l.rows[l.selIdx], true
+}
+
+func (l *listState) cycleSort() {
+	i := slices.Index(ui.SortColumns, l.sortBy)
+	l.sortBy = ui.SortColumns[(i+1)%len(ui.SortColumns)]
+	l.rebuild()
+}
+
+// naturalCompare orders strings with their digit runs compared as
+// numbers, so vm-2 comes before vm-10.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func digits(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
+}

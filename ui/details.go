@@ -1,0 +1,206 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qscope/qscope/discover"
+)
+
+// Tone says how a value should be read: plainly, as good news, as a
+// warning or as an error.
+type Tone int
+
+const (
+	ToneNormal Tone = iota
+	ToneOK
+	ToneWarn
+	ToneError
+	ToneDim
+)
+
+func (t *Theme) tone(tn Tone, s string) string {
+	switch tn {
+	case ToneOK:
+		return t.OK.Render(s)
+	case ToneWarn:
+		return t.Warn.Render(s)
+	case ToneError:
+		return t.Error.Render(s)
+	case ToneDim:
+		return t.Dim.Render(s)
+	}
+	return s
+}
+
+// SectionState is where a details section's fetch stands.
+type SectionState int
+
+const (
+	SectionLoading SectionState = iota
+	SectionLoaded
+	SectionFailed
+	SectionIdle // not asked (no monitor)
+)
+
+// Row is one label: value line of a section. A row with an empty label
+// is a free-form line.
+type Row struct {
+	Label string
+	Value string
+	Tone  Tone
+}
+
+// Section is one block of the details pane, fetched on its own.
+type Section struct {
+	Title string
+	State SectionState
+	Err   string
+	Rows  []Row
+}
+
+// DetailsData is what the details pane shows.
+type DetailsData struct {
+	Guest discover.Guest
+	Now   time.Time
+	// Conn says how the monitor connection stands, with its tone.
+	Conn     string
+	ConnTone Tone
+	Sections []Section
+	Offset   int
+}
+
+// DetailsLines renders every line of the details pane for width w.
+func DetailsLines(t *Theme, d DetailsData, w int) []string {
+	g := d.Guest
+	lines := make([]string, 0, 64)
+	title := g.Name
+	if title == "" {
+		title = "pid " + strconv.Itoa(g.PID)
+	}
+	state := t.State(g.State).Render(string(g.State))
+	lines = append(lines, t.Title.Render(title)+"  "+state+"  "+t.Dim.Render(string(g.Owner)+" · pid "+strconv.Itoa(g.PID)+" · up "+Duration(g.Uptime(d.Now))))
+	if g.Reason != "" {
+		lines = append(lines, "  "+t.Label.Render("reason ")+g.Reason)
+	}
+	if d.Conn != "" {
+		lines = append(lines, "  "+t.Label.Render("monitor ")+t.tone(d.ConnTone, d.Conn))
+	}
+	labelW := 14
+	for _, s := range d.Sections {
+		lines = append(lines, "", t.Section.Render(s.Title))
+		switch s.State {
+		case SectionLoading:
+			lines = append(lines, "  "+t.Loading.Render("loading…"))
+			continue
+		case SectionFailed:
+			lines = append(lines, "  "+t.Error.Render("error: ")+s.Err)
+			continue
+		case SectionIdle:
+			lines = append(lines, "  "+t.Dim.Render(orDash(s.Err)))
+			continue
+		}
+		if len(s.Rows) == 0 {
+			lines = append(lines, "  "+t.Dim.Render("none"))
+		}
+		for _, r := range s.Rows {
+			if r.Label == "" {
+				lines = append(lines, "  "+t.tone(r.Tone, r.Value))
+				continue
+			}
+			lines = append(lines, "  "+t.Label.Render(Fit(r.Label, labelW))+" "+t.tone(r.Tone, r.Value))
+		}
+		if s.Err != "" {
+			lines = append(lines, "  "+t.Warn.Render(s.Err))
+		}
+	}
+	for i, l := range lines {
+		lines[i] = Fit(l, w)
+	}
+	return lines
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Details renders the details pane, w×h, scrolled to d.Offset (clamped).
+func Details(t *Theme, d DetailsData, w, h int) string {
+	lines := DetailsLines(t, d, w)
+	off := clampOffset(d.Offset, len(lines), h)
+	return Lines(lines[off:], w, h)
+}
+
+func clampOffset(off, n, h int) int {
+	if off > n-h {
+		off = n - h
+	}
+	if off < 0 {
+		off = 0
+	}
+	return off
+}
+
+// Summary renders what discovery knows of a guest, for the right-hand
+// pane of a wide screen before the guest is opened.
+func Summary(t *Theme, g discover.Guest, now time.Time, hint string, w, h int) string {
+	rows := []Row{
+		{"state", string(g.State), ToneNormal},
+		{"reason", orDash(g.Reason), ToneNormal},
+		{"owner", string(g.Owner), ToneNormal},
+		{"pid", strconv.Itoa(g.PID), ToneNormal},
+		{"uptime", Duration(g.Uptime(now)), ToneNormal},
+		{"cpu", Percent(g.CPUPercent) + "%", ToneNormal},
+		{"memory", Bytes(g.RSS), ToneNormal},
+		{"vcpus", strconv.Itoa(g.VCPUs), ToneNormal},
+		{"threads", strconv.Itoa(g.Threads), ToneNormal},
+		{"monitor", orDash(g.Monitor), ToneNormal},
+		{"qemu", orDash(g.Version), ToneNormal},
+		{"binary", orDash(g.Binary), ToneNormal},
+	}
+	if g.Domain != "" {
+		rows = append(rows, Row{"domain", g.Domain, ToneNormal})
+	}
+	if g.UUID != "" {
+		rows = append(rows, Row{"uuid", g.UUID, ToneNormal})
+	}
+	lines := []string{t.Title.Render(orDash(g.Name)) + "  " + t.State(g.State).Render(string(g.State)), ""}
+	for _, r := range rows {
+		lines = append(lines, "  "+t.Label.Render(Fit(r.Label, 9))+" "+r.Value)
+	}
+	if len(g.Cmdline) > 0 {
+		lines = append(lines, "", t.Section.Render("command line"))
+		lines = append(lines, wrapWords(strings.Join(g.Cmdline, " "), w-2, "  ")...)
+	}
+	if hint != "" {
+		lines = append(lines, "", t.Dim.Render(hint))
+	}
+	return Lines(lines, w, h)
+}
+
+// wrapWords breaks s at spaces into lines of at most w cells.
+func wrapWords(s string, w int, indent string) []string {
+	if w < 10 {
+		w = 10
+	}
+	var out []string
+	var cur strings.Builder
+	for _, word := range strings.Fields(s) {
+		if cur.Len() > 0 && cur.Len()+1+len(word) > w {
+			out = append(out, indent+cur.String())
+			cur.Reset()
+		}
+		if cur.Len() > 0 {
+			cur.WriteByte(' ')
+		}
+		cur.WriteString(word)
+	}
+	if cur.Len() > 0 {
+		out = append(out, indent+cur.String())
+	}
+	return out
+}
