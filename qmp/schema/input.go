@@ -351,13 +351,15 @@ func (s *Schema) unknownCommand(name string) error {
 	return &InputError{Msg: msg}
 }
 
-// nearest is the command closest to a mistyped name: the best fuzzy match
-// by edit distance (at most a third of the name's length), else the best
-// fuzzy match.
+// nearest is the command closest to a mistyped name: the smallest edit
+// distance (insertions, deletions, substitutions and swaps of adjacent
+// letters; at most a third of the name's length), common commands first
+// among equals; else the best fuzzy match.
 func (s *Schema) nearest(name string) string {
 	best, bestD := "", len(name)/3+1
 	for _, c := range s.cmdNames {
-		if d := distance(name, c, bestD); d < bestD {
+		d := distance(name, c, bestD+1)
+		if d < bestD || (d == bestD && best != "" && common[c] > common[best]) {
 			best, bestD = c, d
 		}
 	}
@@ -369,34 +371,34 @@ func (s *Schema) nearest(name string) string {
 	return best
 }
 
-// distance is the Levenshtein distance of a and b, or max when it is at
-// least max.
+// distance is the optimal-string-alignment distance of a and b, or max
+// when it is at least max.
 func distance(a, b string, max int) int {
 	if d := len(a) - len(b); d >= max || -d >= max {
 		return max
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	rows := make([][]int, len(a)+1)
+	for i := range rows {
+		rows[i] = make([]int, len(b)+1)
+		rows[i][0] = i
+	}
+	for j := range rows[0] {
+		rows[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		low := cur[0]
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			low = min(low, cur[j])
+			v := min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				v = min(v, rows[i-2][j-2]+1)
+			}
+			rows[i][j] = v
 		}
-		if low >= max {
-			return max
-		}
-		prev, cur = cur, prev
 	}
-	return min(prev[len(b)], max)
+	return min(rows[len(a)][len(b)], max)
 }
 
 func (s *Schema) checkJSONLine(line string, live *Live) (Request, error) {
