@@ -90,5 +90,14 @@ func CompleteHMP(line string, cursor int, cmds []HMPCommand) Completion {
 			cands = append(cands, Candidate{Kind: CommandCandidate, Text: c.Name, Insert: insert, Detail: c.Args})
 		}
 	}
-	return Completion{Start: cur.start, End: cur.end, Pattern: pattern, Candidates: rank(pattern, cands, nil)}
+	return Completion{Start: cur.start, End: cur.end, Pattern: pattern, Candidates: rank(pattern, cands, hmpCommon)}
+}
+
+// hmpCommon are the HMP commands (and info subcommands) people type most;
+// they come first among equally good prefix matches.
+var hmpCommon = map[string]int{
+	"info": 9, "cont": 8, "stop": 8, "system_reset": 6, "system_powerdown": 6, "quit": 5,
+	"device_add": 7, "device_del": 6, "drive_add": 5, "help": 7,
+	"status": 9, "block": 8, "cpus": 8, "network": 7, "qtree": 7, "mtree": 6, "pci": 6,
+	"chardev": 6, "migrate": 6, "version": 7, "kvm": 6, "registers": 6, "balloon": 5,
 }
