@@ -66,6 +66,10 @@ type Guest struct {
 	Monitors []Endpoint `json:"monitors,omitempty"`
 	// Domain is libvirt's domain name for libvirt guests.
 	Domain string `json:"domain,omitempty"`
+	// Taints are the taint flags libvirt set on a running domain
+	// ("custom-monitor" once anything was sent through its monitor
+	// passthrough, "high-privileges", …), from the libvirt API source.
+	Taints []string `json:"taints,omitempty"`
 
 	Binary  string `json:"binary,omitempty"`
 	Version string `json:"version,omitempty"` // QEMU version, when known

@@ -16,8 +16,10 @@ import (
 //     with the same Owner and Domain; else it stays a guest of its own;
 //   - when entries are joined, a later source's launcher facts win: an
 //     Owner other than "process", Name, Domain, Monitor/Monitors and
-//     Reason; UUID and State fill only what is empty. The base keeps its
-//     /proc facts and a "stopped" state.
+//     Reason; UUID and State fill only what is empty, except that a
+//     state from the libvirt API (an entry owned by libvirt that has one)
+//     wins; Taints are taken when given. The base keeps its /proc facts
+//     and a "stopped" state.
 //
 // The result is sorted by name, then pid.
 func Merge(lists ...[]Guest) []Guest {
@@ -80,8 +82,16 @@ func join(base, o Guest) Guest {
 		base.Monitors = o.Monitors
 		base.Monitor = o.Monitor
 	}
+	if len(o.Taints) > 0 {
+		base.Taints = o.Taints
+	}
 	if base.State == StateStopped {
 		return base
+	}
+	if o.Owner == OwnerLibvirt && o.State != "" {
+		// libvirt's own word on its domain (paused, in shutdown, …) beats
+		// the process's placeholder "running".
+		base.State = o.State
 	}
 	if o.Owner == OwnerLibvirt && base.State == StateNoMonitor || base.State == StateDenied && o.Owner == OwnerLibvirt {
 		// libvirt's guest seen as an unreachable process: the libvirt
