@@ -48,9 +48,13 @@ type Config struct {
 	// StartDemo starts demo guests when the host has none; nil hides the
 	// offer. stop ends them.
 	StartDemo func(ctx context.Context) (stop func(), err error)
-	// NewConsole builds the console pane on an open monitor; nil shows a
-	// placeholder.
+	// NewConsole builds the console pane on an open monitor; nil means
+	// the QMP console of package console.
 	NewConsole ConsoleFactory
+	// Force opens, for a libvirt guest, a monitor whose commands libvirt
+	// tracks; the console offers it for commands libvirt must know
+	// about. Nil means the console does not offer it.
+	Force func(ctx context.Context, g discover.Guest) (qmp.Monitor, error)
 	// ReadOnly hides and refuses every action that changes a guest.
 	ReadOnly bool
 	// Interval is how often live figures (vCPU threads' CPU%) refresh

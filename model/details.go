@@ -133,6 +133,9 @@ func (m *Model) pushSample(s procSample) {
 		rows = append(rows, ui.Row{Label: "cpu " + strconv.Itoa(t.Index), Value: v})
 	}
 	sec := &d.secs[secVCPUs]
+	if sec.State != ui.SectionLoaded {
+		return
+	}
 	sec.Rows = rows
 	if s.err != nil {
 		sec.Err = s.err.Error()
@@ -152,9 +155,12 @@ func (m *Model) detailsData() ui.DetailsData {
 	case sessDialing:
 		d.Conn, d.ConnTone = "connecting…", ui.ToneDim
 	case sessOpen:
-		d.Conn, d.ConnTone = "connected ("+s.guest.Monitor+"); qscope holds it until esc", ui.ToneOK
+		d.Conn, d.ConnTone = "open; qscope holds it until esc", ui.ToneOK
 	case sessFailed, sessClosed:
-		d.Conn, d.ConnTone = s.why+" — r retries", ui.ToneError
+		d.Conn, d.ConnTone = s.why, ui.ToneError
+		if !s.gone {
+			d.Conn += " — r retries"
+		}
 	}
 	return d
 }

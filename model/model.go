@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/keymap"
+	"github.com/qscope/qscope/model/console"
 	"github.com/qscope/qscope/qmp"
 	"github.com/qscope/qscope/ui"
 )
@@ -192,7 +193,15 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		return nil, true
 	case tea.BackgroundColorMsg:
 		m.theme = ui.NewTheme(msg.IsDark(), m.cfg.NoColor)
+		if t, ok := m.console.(interface{ SetTheme(*ui.Theme) }); ok {
+			t.SetTheme(m.theme)
+		}
 		return nil, true
+	case console.CloseMsg:
+		if m.view == viewConsole {
+			return m.back(), true
+		}
+		return nil, false
 	case tea.KeyPressMsg:
 		return m.key(msg), true
 	case watchStartedMsg:
@@ -279,9 +288,12 @@ func (m *Model) changes(msg changesMsg) tea.Cmd {
 			}
 			if c.Kind == discover.Removed {
 				s.gone = true
+				s.guest.State = "exited"
+				s.guest.Reason = "the QEMU process is gone"
 				if s.state == sessClosed {
 					s.why = describeEnd(s, s.err)
 					m.events.stream = s.why
+					m.flash(s.guest.Name+": "+s.why, true)
 				}
 				if s.state == sessDialing || s.state == sessFailed {
 					s.why = "guest exited"
@@ -373,10 +385,14 @@ func (m *Model) tick(msg tickMsg) (tea.Cmd, bool) {
 
 func (m *Model) openConsole() tea.Cmd {
 	s := m.sess
-	if m.console != nil || s == nil || s.state != sessOpen || m.cfg.NewConsole == nil {
+	if m.console != nil || s == nil || s.state != sessOpen {
 		return nil
 	}
-	c, cmd := m.cfg.NewConsole(s.ctx, s.mon, s.guest)
+	f := m.cfg.NewConsole
+	if f == nil {
+		f = m.defaultConsole
+	}
+	c, cmd := f(s.ctx, s.mon, s.guest)
 	m.console = c
 	m.layout()
 	return cmd
@@ -447,7 +463,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.view == viewConsole {
 		if key.Matches(msg, k.Console.Back) {
-			return m.back()
+			if w, ok := m.console.(interface{ WantsEsc() bool }); !ok || !w.WantsEsc() {
+				return m.back()
+			}
 		}
 		if m.console != nil {
 			return m.console.Update(msg)

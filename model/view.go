@@ -183,8 +183,6 @@ func (m *Model) consolePlaceholder(w, h int) string {
 		lines = append(lines, t.Loading.Render("connecting to "+s.guest.Name+"'s monitor…"))
 	case s.state != sessOpen:
 		lines = append(lines, t.Error.Render(s.why))
-	case m.cfg.NewConsole == nil:
-		lines = append(lines, t.Dim.Render("the QMP console is not built into this binary"))
 	}
 	return ui.Lines(lines, w, h)
 }

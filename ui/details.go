@@ -85,7 +85,7 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 		lines = append(lines, "  "+t.Label.Render("reason ")+g.Reason)
 	}
 	if d.Conn != "" {
-		lines = append(lines, "  "+t.Label.Render("monitor ")+t.tone(d.ConnTone, d.Conn))
+		lines = append(lines, "  "+t.Label.Render("monitor: ")+t.tone(d.ConnTone, d.Conn))
 	}
 	labelW := 14
 	for _, s := range d.Sections {
