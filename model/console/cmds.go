@@ -81,26 +81,41 @@ func loadSchemaCmd(ctx context.Context, gen uint64, l *schema.Loader, m qmp.Moni
 	}
 }
 
-// fetchLiveCmd asks for the values arguments refer to: device types,
-// block nodes, device ids, chardevs, jobs. Each query is read-only; one
-// that fails leaves its list empty.
-func fetchLiveCmd(ctx context.Context, gen uint64, m qmp.Monitor, timeout time.Duration, withTypes bool, types []string) tea.Cmd {
+type typesMsg struct {
+	gen   uint64
+	types []string
+	err   error
+}
+
+// fetchTypesCmd lists the device types device_add takes. It is asked
+// only when a device_add line is typed: qom-list-types makes QEMU load
+// every module it has, which a QEMU with a mismatched module set does not
+// survive.
+func fetchTypesCmd(ctx context.Context, gen uint64, m qmp.Monitor, timeout time.Duration) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		var t []struct {
+			Name string `json:"name"`
+		}
+		err := m.Execute(ctx, "qom-list-types", map[string]any{"implements": "device", "abstract": false}, &t)
+		types := make([]string, 0, len(t))
+		for _, x := range t {
+			types = append(types, x.Name)
+		}
+		sort.Strings(types)
+		return typesMsg{gen: gen, types: types, err: err}
+	}
+}
+
+// fetchLiveCmd asks for the values arguments refer to: block nodes,
+// device ids, chardevs, jobs. Each query is read-only; one that fails
+// leaves its list empty.
+func fetchLiveCmd(ctx context.Context, gen uint64, m qmp.Monitor, timeout time.Duration) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		var live schema.Live
-		live.DeviceTypes = types
-		if withTypes {
-			var t []struct {
-				Name string `json:"name"`
-			}
-			if m.Execute(ctx, "qom-list-types", map[string]any{"implements": "device", "abstract": false}, &t) == nil {
-				for _, x := range t {
-					live.DeviceTypes = append(live.DeviceTypes, x.Name)
-				}
-				sort.Strings(live.DeviceTypes)
-			}
-		}
 		var nodes []struct {
 			NodeName string `json:"node-name"`
 		}

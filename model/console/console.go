@@ -92,6 +92,7 @@ type Model struct {
 	loadTook  time.Duration
 	live      schema.Live
 	propsAsk  map[string]bool
+	typesAsk  bool
 	hmpCmds   []schema.HMPCommand
 	hmpAsked  bool
 
@@ -208,7 +209,7 @@ func (m *Model) SetMonitor(mon qmp.Monitor, g discover.Guest) tea.Cmd {
 	m.inflight, m.waiting = 0, ""
 	m.schema, m.schemaErr = nil, nil
 	m.live = schema.Live{}
-	m.propsAsk = map[string]bool{}
+	m.propsAsk, m.typesAsk = map[string]bool{}, false
 	m.hmpCmds, m.hmpAsked = nil, false
 	m.confirm, m.mode = nil, modeInput
 	m.setPrompt()
@@ -330,16 +331,27 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		m.setStatus(fmt.Sprintf("schema of QEMU %s (%s, %d commands) in %s", msg.s.Version, msg.s.Source, len(msg.s.CommandNames()), round(msg.took)), false)
 		m.updateCompletion(false)
-		return m, fetchLiveCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout(), true, nil)
+		return m, fetchLiveCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout())
 	case liveMsg:
 		if msg.gen != m.gen {
 			return m, nil
 		}
-		props := m.live.DeviceProps
+		props, types := m.live.DeviceProps, m.live.DeviceTypes
 		m.live = msg.live
-		m.live.DeviceProps = props
+		m.live.DeviceProps, m.live.DeviceTypes = props, types
 		m.updateCompletion(false)
 		return m, nil
+	case typesMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		if msg.err != nil {
+			m.setStatus("listing device types: "+msg.err.Error(), true)
+			return m, nil
+		}
+		m.live.DeviceTypes = msg.types
+		m.updateCompletion(false)
+		return m, m.askProps(m.input.Value())
 	case propsMsg:
 		if msg.gen != m.gen || msg.err != nil {
 			return m, nil
@@ -504,8 +516,12 @@ func (m *Model) askProps(line string) tea.Cmd {
 		return nil
 	}
 	f := strings.Fields(line)
-	if len(f) < 2 || f[0] != "device_add" {
+	if len(f) < 1 || f[0] != "device_add" || (len(f) == 1 && !strings.HasSuffix(line, " ")) {
 		return nil
+	}
+	if !m.typesAsk {
+		m.typesAsk = true
+		return fetchTypesCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout())
 	}
 	for _, a := range f[1:] {
 		drv, ok := strings.CutPrefix(a, "driver=")
@@ -845,7 +861,7 @@ func (m Model) result(msg resultMsg) (Model, tea.Cmd) {
 	// A command that may have changed devices, nodes, chardevs or jobs
 	// refreshes the values completion offers.
 	if ex.Err == nil && m.cfg.Classify(ex.Request.Command, ex.Request.Args) != ReadOnly && m.mon != nil {
-		return m, fetchLiveCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout(), false, m.live.DeviceTypes)
+		return m, fetchLiveCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout())
 	}
 	return m, nil
 }

@@ -1,0 +1,456 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"go.uber.org/goleak"
+
+	"github.com/qscope/qscope/discover"
+	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/qmp/schema"
+	"github.com/qscope/qscope/qmp/virt"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// A small hand-written introspection, enough for the model's own logic.
+const mini = `[
+ {"name":"str","meta-type":"builtin","json-type":"string"},
+ {"name":"int","meta-type":"builtin","json-type":"int"},
+ {"name":"bool","meta-type":"builtin","json-type":"boolean"},
+ {"name":"0","meta-type":"object","members":[]},
+ {"name":"1","meta-type":"object","members":[{"name":"running","type":"bool"},{"name":"status","type":"2"}]},
+ {"name":"2","meta-type":"enum","values":["running","paused"]},
+ {"name":"3","meta-type":"object","members":[{"name":"driver","type":"str"},{"name":"id","type":"str","default":null}]},
+ {"name":"4","meta-type":"object","members":[{"name":"id","type":"str"}]},
+ {"name":"5","meta-type":"object","members":[{"name":"command-line","type":"str"}]},
+ {"name":"6","meta-type":"object","members":[{"name":"target","type":"str","default":null}]},
+ {"name":"query-status","meta-type":"command","arg-type":"0","ret-type":"1"},
+ {"name":"query-stats","meta-type":"command","arg-type":"6","ret-type":"0"},
+ {"name":"cont","meta-type":"command","arg-type":"0","ret-type":"0"},
+ {"name":"quit","meta-type":"command","arg-type":"0","ret-type":"0"},
+ {"name":"device_add","meta-type":"command","arg-type":"3","ret-type":"0"},
+ {"name":"device_del","meta-type":"command","arg-type":"4","ret-type":"0"},
+ {"name":"human-monitor-command","meta-type":"command","arg-type":"5","ret-type":"str"}
+]`
+
+// recorder is a Monitor that records calls and answers from a table. It
+// is only the model's counterpart in pure tests: what QEMU does is tested
+// against real QEMU below and in qmp/schema.
+type recorder struct {
+	calls []string
+	reply map[string]string
+	err   map[string]error
+	done  chan struct{}
+}
+
+func newRecorder() *recorder {
+	return &recorder{reply: map[string]string{}, err: map[string]error{}, done: make(chan struct{})}
+}
+
+func (r *recorder) Execute(ctx context.Context, cmd string, args, result any) error {
+	a, _ := json.Marshal(args)
+	r.calls = append(r.calls, cmd+" "+string(a))
+	if err := r.err[cmd]; err != nil {
+		return err
+	}
+	rep, ok := r.reply[cmd]
+	if !ok {
+		rep = "{}"
+	}
+	if result != nil {
+		return json.Unmarshal([]byte(rep), result)
+	}
+	return nil
+}
+func (r *recorder) Subscribe(...string) *qmp.Subscription { var d qmp.Dispatcher; return d.Subscribe() }
+func (r *recorder) Done() <-chan struct{}                 { return r.done }
+func (r *recorder) Err() error                            { return nil }
+func (r *recorder) Close() error                          { return nil }
+
+func (r *recorder) sent(cmd string) bool {
+	for _, c := range r.calls {
+		if strings.HasPrefix(c, cmd+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func testModel(t *testing.T, mon qmp.Monitor, cfg Config) Model {
+	t.Helper()
+	s, err := schema.Parse([]byte(mini))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Version = "7.2.22"
+	cfg.Monitor = mon
+	if cfg.Guest.Name == "" {
+		cfg.Guest = discover.Guest{Name: "vm1"}
+	}
+	if cfg.HistoryPath == "" {
+		cfg.HistoryPath = "-"
+	}
+	m := New(cfg)
+	m, _ = m.Update(schemaMsg{gen: m.gen, s: s})
+	return m
+}
+
+func typeText(m Model, s string) (Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	for _, r := range s {
+		var cmd tea.Cmd
+		m, cmd = m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
+		cmds = append(cmds, cmd)
+	}
+	return m, tea.Batch(cmds...)
+}
+
+func press(m Model, k string) (Model, tea.Cmd) {
+	var msg tea.KeyPressMsg
+	switch k {
+	case "enter":
+		msg = tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "tab":
+		msg = tea.KeyPressMsg{Code: tea.KeyTab}
+	case "up":
+		msg = tea.KeyPressMsg{Code: tea.KeyUp}
+	case "down":
+		msg = tea.KeyPressMsg{Code: tea.KeyDown}
+	case "esc":
+		msg = tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "ctrl+r":
+		msg = tea.KeyPressMsg{Code: 'r', Mod: tea.ModCtrl}
+	case "ctrl+t":
+		msg = tea.KeyPressMsg{Code: 't', Mod: tea.ModCtrl}
+	case "ctrl+y":
+		msg = tea.KeyPressMsg{Code: 'y', Mod: tea.ModCtrl}
+	case "alt+y":
+		msg = tea.KeyPressMsg{Code: 'y', Mod: tea.ModAlt}
+	default:
+		panic(k)
+	}
+	return m.Update(msg)
+}
+
+// run executes cmd (and the commands it batches) and feeds every message
+// back into the model, as the program would.
+func run(t *testing.T, m Model, cmd tea.Cmd) (Model, []tea.Msg) {
+	t.Helper()
+	var out []tea.Msg
+	queue := []tea.Cmd{cmd}
+	for steps := 0; len(queue) > 0 && steps < 100; steps++ {
+		c := queue[0]
+		queue = queue[1:]
+		if c == nil {
+			continue
+		}
+		msg := c()
+		if b, ok := msg.(tea.BatchMsg); ok {
+			queue = append(queue, b...)
+			continue
+		}
+		out = append(out, msg)
+		var next tea.Cmd
+		m, next = m.Update(msg)
+		queue = append(queue, next)
+	}
+	return m, out
+}
+
+func TestTabCompletesAndEnterSends(t *testing.T) {
+	rec := newRecorder()
+	rec.reply["query-status"] = `{"running":true,"status":"running"}`
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, "query-st")
+	cands, sel := m.Candidates()
+	if len(cands) < 2 || cands[sel].Text != "query-status" {
+		t.Fatalf("pop-up: %+v", cands)
+	}
+	m, _ = press(m, "down")
+	if _, sel := m.Candidates(); sel != 1 {
+		t.Errorf("down did not choose the next candidate")
+	}
+	m, _ = press(m, "up")
+	m, _ = press(m, "tab")
+	if m.Value() != "query-status" {
+		t.Fatalf("after tab: %q", m.Value())
+	}
+	m, cmd := press(m, "enter")
+	if !m.Busy() || cmd == nil {
+		t.Fatal("enter did not send")
+	}
+	m, _ = run(t, m, cmd)
+	if m.Busy() || len(m.Exchanges()) != 1 || !rec.sent("query-status") {
+		t.Fatalf("exchange: busy %v, %d exchanges, calls %v", m.Busy(), len(m.Exchanges()), rec.calls)
+	}
+	if v := m.View(); !strings.Contains(v, `"status"`) || !strings.Contains(v, `"running"`) || !strings.Contains(v, "query-status") {
+		t.Errorf("view lacks the reply:\n%s", v)
+	}
+}
+
+func TestBadInputSendsNothing(t *testing.T) {
+	rec := newRecorder()
+	m := testModel(t, rec, Config{})
+	for _, tc := range []struct{ line, want string }{
+		{"query-status foo=1", `query-status: unknown argument "foo"`},
+		{"device_add", `device_add: missing required argument "driver"`},
+		{"nope", `unknown command "nope"`},
+	} {
+		m.input.SetValue("")
+		m, _ = typeText(m, tc.line)
+		var cmd tea.Cmd
+		m, cmd = press(m, "enter")
+		m, _ = run(t, m, cmd)
+		st, isErr := m.Status()
+		if !isErr || !strings.Contains(st, tc.want) {
+			t.Errorf("%s: status %q", tc.line, st)
+		}
+		if m.Value() != tc.line {
+			t.Errorf("%s: the line was not kept for fixing: %q", tc.line, m.Value())
+		}
+		if !strings.Contains(m.View(), tc.want) {
+			t.Errorf("%s: message not shown", tc.line)
+		}
+	}
+	for _, c := range rec.calls {
+		if !strings.HasPrefix(c, "query-named-block-nodes") && !strings.HasPrefix(c, "qom-list ") && !strings.HasPrefix(c, "query-chardev") && !strings.HasPrefix(c, "query-jobs") {
+			t.Errorf("sent %s", c)
+		}
+	}
+}
+
+func TestStaleResultsDropped(t *testing.T) {
+	rec := newRecorder()
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, "cont")
+	m, cmd := press(m, "enter")
+	if cmd == nil || !m.Busy() {
+		t.Fatal("not sent")
+	}
+	// Give up on it, then a late reply arrives: dropped.
+	m, _ = press(m, "esc")
+	if m.Busy() {
+		t.Fatal("esc did not stop waiting")
+	}
+	m, _ = m.Update(resultMsg{gen: m.gen, seq: m.seq, ex: Exchange{Line: "cont"}})
+	if len(m.Exchanges()) != 0 {
+		t.Error("abandoned reply shown")
+	}
+	// A result for a previous monitor is dropped too.
+	m.SetMonitor(newRecorder(), discover.Guest{Name: "vm2"})
+	m, _ = m.Update(resultMsg{gen: m.gen - 1, seq: m.seq, ex: Exchange{Line: "cont"}})
+	m, _ = m.Update(schemaMsg{gen: m.gen - 1})
+	if len(m.Exchanges()) != 0 || m.Schema() != nil {
+		t.Error("result of the old monitor used")
+	}
+}
+
+func TestDestructiveNeedsGuestName(t *testing.T) {
+	rec := newRecorder()
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, "quit")
+	m, cmd := press(m, "enter")
+	if cmd != nil || m.Busy() || !m.WantsEsc() {
+		t.Fatal("quit ran without confirmation")
+	}
+	if st, _ := m.Status(); !strings.Contains(st, "type vm1") {
+		t.Errorf("prompt: %q", st)
+	}
+	m, _ = typeText(m, "yes")
+	m, cmd = press(m, "enter")
+	if cmd != nil || m.Busy() {
+		t.Fatal("wrong confirmation accepted")
+	}
+	m.input.SetValue("")
+	m, _ = typeText(m, "vm1")
+	m, cmd = press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if !rec.sent("quit") {
+		t.Fatal("confirmed quit not sent")
+	}
+	// esc cancels and gives the line back.
+	m, _ = typeText(m, "device_del id=nic0")
+	m, _ = press(m, "enter")
+	m, _ = press(m, "esc")
+	if m.Value() != "device_del id=nic0" || rec.sent("device_del") {
+		t.Errorf("cancel: value %q, calls %v", m.Value(), rec.calls)
+	}
+}
+
+func TestReadOnlyRefuses(t *testing.T) {
+	rec := newRecorder()
+	m := testModel(t, rec, Config{ReadOnly: true})
+	for _, line := range []string{"cont", "quit", "!stop"} {
+		m.input.SetValue("")
+		m, _ = typeText(m, line)
+		var cmd tea.Cmd
+		m, cmd = press(m, "enter")
+		m, _ = run(t, m, cmd)
+		if st, _ := m.Status(); !strings.Contains(st, "read-only mode") {
+			t.Errorf("%s: %q", line, st)
+		}
+	}
+	if rec.sent("cont") || rec.sent("quit") || rec.sent("human-monitor-command") {
+		t.Errorf("read-only sent %v", rec.calls)
+	}
+	m.input.SetValue("")
+	m, _ = typeText(m, "query-status")
+	_, cmd := press(m, "enter")
+	run(t, m, cmd)
+	if !rec.sent("query-status") {
+		t.Error("read-only refused a query")
+	}
+}
+
+func TestHMP(t *testing.T) {
+	rec := newRecorder()
+	rec.reply["human-monitor-command"] = `"VM status: paused\r\n"`
+	m := testModel(t, rec, Config{})
+	m, cmd := typeText(m, "!info st")
+	m, _ = run(t, m, cmd) // fetches help once
+	m, cmd = press(m, "enter")
+	m, _ = run(t, m, cmd)
+	want := `human-monitor-command {"command-line":"info st"}`
+	found := false
+	for _, c := range rec.calls {
+		found = found || c == want
+	}
+	if !found {
+		t.Errorf("calls %v", rec.calls)
+	}
+	if !strings.Contains(m.View(), "VM status: paused") {
+		t.Error("HMP output not shown")
+	}
+	// The toggle: lines go to HMP without the '!'.
+	m, _ = press(m, "ctrl+t")
+	if !strings.Contains(m.View(), "[HMP]") {
+		t.Error("mode not shown")
+	}
+	m, _ = typeText(m, "info status")
+	m, cmd = press(m, "enter")
+	run(t, m, cmd)
+	if rec.calls[len(rec.calls)-1] != `human-monitor-command {"command-line":"info status"}` {
+		t.Errorf("toggle mode sent %v", rec.calls[len(rec.calls)-1])
+	}
+}
+
+func TestHistoryWalkAndSearch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "qscope", "history")
+	rec := newRecorder()
+	m := testModel(t, rec, Config{HistoryPath: path})
+	for _, line := range []string{"query-status", "cont", "device_add driver=e1000 id=n1"} {
+		m.input.SetValue("")
+		m, _ = typeText(m, line)
+		var cmd tea.Cmd
+		m, cmd = press(m, "enter")
+		m, _ = run(t, m, cmd)
+	}
+	m, _ = press(m, "up")
+	if m.Value() != "device_add driver=e1000 id=n1" {
+		t.Errorf("up: %q", m.Value())
+	}
+	m, _ = press(m, "up")
+	m, _ = press(m, "up")
+	if m.Value() != "query-status" {
+		t.Errorf("up x3: %q", m.Value())
+	}
+	m, _ = press(m, "down")
+	m, _ = press(m, "down")
+	m, _ = press(m, "down")
+	if m.Value() != "" {
+		t.Errorf("back to the new line: %q", m.Value())
+	}
+	m, _ = press(m, "ctrl+r")
+	m, _ = typeText(m, "stat")
+	m, _ = press(m, "enter")
+	if m.Value() != "query-status" {
+		t.Errorf("search took %q", m.Value())
+	}
+	// Persisted: a new console reads them back.
+	entries, err := LoadHistory(path)
+	if err != nil || len(entries) != 3 || entries[2].Line != "device_add driver=e1000 id=n1" || entries[0].QEMU != "7.2.22" {
+		t.Fatalf("history file: %+v %v", entries, err)
+	}
+	m2 := testModel(t, rec, Config{HistoryPath: path})
+	m2, _ = run(t, m2, m2.Init())
+	m2, _ = press(m2, "up")
+	if m2.Value() != "device_add driver=e1000 id=n1" {
+		t.Errorf("history not loaded: %q", m2.Value())
+	}
+}
+
+func TestLibvirtForce(t *testing.T) {
+	rec := newRecorder()
+	rec.err["device_del"] = fmt.Errorf("wrapped: %w", &virt.TrackedError{Domain: "vm1", Command: "device_del", Hint: "virsh detach-device"})
+	forced := newRecorder()
+	opened := 0
+	m := testModel(t, rec, Config{Force: func(context.Context) (qmp.Monitor, error) { opened++; return forced, nil }})
+	m, _ = typeText(m, "device_del id=nic0")
+	m, cmd := press(m, "enter")
+	m, _ = typeText(m, "vm1")
+	m, cmd = press(m, "enter") // confirm the destructive command
+	m, _ = run(t, m, cmd)
+	if st, _ := m.Status(); !strings.Contains(st, "libvirt tracks device_del") || !strings.Contains(st, "virsh detach-device") {
+		t.Fatalf("status %q", st)
+	}
+	if opened != 0 || forced.sent("device_del") {
+		t.Fatal("forced without asking")
+	}
+	m, _ = typeText(m, "vm1")
+	m, cmd = press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if opened != 1 || !forced.sent("device_del") {
+		t.Fatalf("force: opened %d, calls %v", opened, forced.calls)
+	}
+	if ex := m.Exchanges(); len(ex) != 1 || !ex[0].Forced || ex[0].Err != nil {
+		t.Errorf("exchanges %+v", ex)
+	}
+	if !errors.Is(rec.err["device_del"], virt.ErrTrackedByLibvirt) {
+		t.Fatal("sentinel")
+	}
+}
+
+func TestCopy(t *testing.T) {
+	rec := newRecorder()
+	rec.err["device_add"] = &qmp.Error{Command: "device_add", Class: "GenericError", Desc: "Duplicate ID 'n 1'"}
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, `device_add driver=e1000 id="n 1"`)
+	m, cmd := press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if !strings.Contains(m.View(), "error GenericError: Duplicate ID 'n 1'") {
+		t.Errorf("error not shown:\n%s", m.View())
+	}
+	_, cmd = press(m, "ctrl+y")
+	got := fmt.Sprint(cmd())
+	want := `{"execute":"device_add","arguments":{"driver":"e1000","id":"n 1"}}` + "\n" + `{"error":{"class":"GenericError","desc":"Duplicate ID 'n 1'"}}`
+	if got != want {
+		t.Errorf("copied JSON:\n%s\nwant\n%s", got, want)
+	}
+	_, cmd = press(m, "alt+y")
+	if got := fmt.Sprint(cmd()); got != `qscope qmp vm1 device_add driver=e1000 'id="n 1"'` {
+		t.Errorf("copied command line: %s", got)
+	}
+}
+
+func TestViewFitsSize(t *testing.T) {
+	m := testModel(t, newRecorder(), Config{})
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		m.SetSize(sz[0], sz[1])
+		m, _ = typeText(m, "q")
+		lines := strings.Split(m.View(), "\n")
+		if len(lines) != sz[1] {
+			t.Errorf("%dx%d: %d lines", sz[0], sz[1], len(lines))
+		}
+		m.input.SetValue("")
+	}
+	_ = time.Second
+}
