@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/qscope/qscope/qmp"
@@ -180,6 +181,9 @@ func (c *Connector) ConnectGuest(ctx context.Context, g Guest) (qmp.Monitor, err
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("discover: connecting to %s: %w", g.Name, ctx.Err())
+		}
+		if errors.Is(err, syscall.EAGAIN) && !errors.Is(err, qmp.ErrBusy) {
+			err = fmt.Errorf("%w: connection queue full: %w", qmp.ErrBusy, err)
 		}
 		if errors.Is(err, qmp.ErrBusy) {
 			err = fmt.Errorf("monitor %s is held by another client (QEMU serves one client per monitor; close the other client or add a second -qmp monitor): %w", ep, err)

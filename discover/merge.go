@@ -88,18 +88,13 @@ func join(base, o Guest) Guest {
 	if base.State == StateStopped {
 		return base
 	}
-	if o.Owner == OwnerLibvirt && o.State != "" {
-		// libvirt's own word on its domain (paused, in shutdown, …) beats
-		// the process's placeholder "running".
+	switch {
+	case o.State != "":
 		base.State = o.State
-	}
-	if o.Owner == OwnerLibvirt && base.State == StateNoMonitor || base.State == StateDenied && o.Owner == OwnerLibvirt {
-		// libvirt's guest seen as an unreachable process: the libvirt
-		// route is how to reach it.
+	case base.Owner == OwnerLibvirt && (base.State == "" || base.State == StateNoMonitor || base.State == StateDenied):
+		// A process that turned out to be libvirt's: libvirt is the
+		// route, and the process is alive.
 		base.State = StateRunning
-	}
-	if base.State == "" {
-		base.State = o.State
 	}
 	if o.Reason != "" {
 		base.Reason = o.Reason

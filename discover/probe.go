@@ -118,6 +118,10 @@ func classifyDialError(ep Endpoint, err error) (State, string) {
 	switch {
 	case errors.Is(err, qmp.ErrBusy):
 		return StateBusy, fmt.Sprintf("monitor %s accepted the connection but sent no greeting in time: another client holds it (QEMU serves one client per monitor)", ep)
+	case errors.Is(err, syscall.EAGAIN):
+		// A unix socket's listen queue is full: earlier connections wait
+		// there because another client holds the monitor.
+		return StateBusy, fmt.Sprintf("monitor %s has a full connection queue: another client holds it (QEMU serves one client per monitor)", ep)
 	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
 		return StateDenied, fmt.Sprintf("permission denied connecting to monitor %s: it belongs to another user (run as its owner or root)", ep)
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOENT):

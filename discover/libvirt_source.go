@@ -1,0 +1,87 @@
+package discover
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/qscope/qscope/qmp/virt"
+)
+
+var _ Source = (*LibvirtSource)(nil)
+
+// LibvirtSource lists libvirt's domains through the libvirt API: running
+// ones with the pid libvirt reports (merged with the process source's
+// entry for that pid), libvirt's state (running, paused, in shutdown, …)
+// and taints, and defined domains that are not running, in state "shut
+// off" with pid 0. Every entry is owned by libvirt, named by its domain,
+// and has the libvirt URI as its monitor: it is driven through libvirt.
+//
+// When libvirtd cannot be reached Scan returns an error wrapping
+// virt.ErrUnreachable and no guests; the Scanner still lists what the
+// other sources found.
+type LibvirtSource struct {
+	// URI is the libvirt connection; "" means DefaultLibvirtURI.
+	URI string
+	// Route, when set, is a long-lived connection to use (it reconnects on
+	// its own); otherwise each Scan opens a connection and closes it.
+	Route *virt.Route
+}
+
+// Name is "libvirt".
+func (s *LibvirtSource) Name() string { return "libvirt" }
+
+// Scan lists the domains.
+func (s *LibvirtSource) Scan(ctx context.Context) ([]Guest, error) {
+	r := s.Route
+	if r == nil {
+		uri := s.URI
+		if uri == "" {
+			uri = DefaultLibvirtURI
+		}
+		var err error
+		if r, err = virt.NewRoute(virt.Config{URI: uri}); err != nil {
+			return nil, err
+		}
+		defer r.Close()
+	}
+	ds, err := r.Domains(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing libvirt domains on %s: %w", r.URI(), err)
+	}
+	uri := r.URI()
+	out := make([]Guest, 0, len(ds))
+	for _, d := range ds {
+		g := Guest{
+			Name:     d.Name,
+			Domain:   d.Name,
+			UUID:     d.UUID,
+			PID:      d.PID,
+			Owner:    OwnerLibvirt,
+			Monitor:  uri,
+			Monitors: []Endpoint{{Network: "libvirt", Address: uri}},
+			State:    libvirtState(d.State),
+			Taints:   d.Taints,
+		}
+		g.Reason = "libvirt: " + d.State
+		if d.Reason != "" {
+			g.Reason += " (" + d.Reason + ")"
+		}
+		if d.Running() {
+			g.Reason += "; driven through libvirt, which holds its monitor"
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+func libvirtState(s string) State {
+	switch s {
+	case "running":
+		return StateRunning
+	case "paused":
+		return StatePaused
+	case "shut off":
+		return StateShutOff
+	}
+	return State(s)
+}

@@ -1,0 +1,435 @@
+package discover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(runHelper())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func TestParseSpecMonitors(t *testing.T) {
+	type mon struct {
+		net, addr string
+		fd        int
+		pretty    bool
+	}
+	tests := []struct {
+		name     string
+		argv     string // split at '|'
+		guest    string
+		process  string
+		uuid     string
+		monitors []mon
+		hmp      int
+		clients  int
+		readcfg  bool
+	}{
+		{name: "qmp unix new syntax", argv: "-qmp|unix:/run/a.sock,server=on,wait=off", monitors: []mon{{"unix", "/run/a.sock", -1, false}}},
+		{name: "qmp unix old syntax", argv: "-qmp|unix:/run/a.sock,server,nowait", monitors: []mon{{"unix", "/run/a.sock", -1, false}}},
+		{name: "qmp unix client", argv: "-qmp|unix:/run/a.sock", clients: 1},
+		{name: "double dash", argv: "--qmp|unix:/x,server=on|--name|vm", guest: "vm", monitors: []mon{{"unix", "/x", -1, false}}},
+		{name: "comma escaped", argv: "-qmp|unix:/tmp/a,,b.sock,server=on|-name|guest=a,,b,process=p", guest: "a,b", process: "p", monitors: []mon{{"unix", "/tmp/a,b.sock", -1, false}}},
+		{name: "qmp tcp", argv: "-qmp|tcp:127.0.0.1:4444,server=on,wait=off", monitors: []mon{{"tcp", "127.0.0.1:4444", -1, false}}},
+		{name: "qmp tcp any host", argv: "-qmp|tcp::4444,server,nowait", monitors: []mon{{"tcp", "127.0.0.1:4444", -1, false}}},
+		{name: "qmp tcp ipv6", argv: "-qmp|tcp:[::1]:4444,server=on", monitors: []mon{{"tcp", "[::1]:4444", -1, false}}},
+		{name: "qmp-pretty", argv: "-qmp-pretty|unix:/p,server=on", monitors: []mon{{"unix", "/p", -1, true}}},
+		{name: "chardev + mon control", argv: "-chardev|socket,id=m0,path=/c.sock,server=on,wait=off|-mon|chardev=m0,mode=control", monitors: []mon{{"unix", "/c.sock", -1, false}}},
+		{name: "chardev + mon pretty", argv: "-chardev|socket,id=m0,path=/c.sock,server=on|-mon|m0,mode=control,pretty=on", monitors: []mon{{"unix", "/c.sock", -1, true}}},
+		{name: "chardev fd", argv: "-chardev|socket,id=charmonitor,fd=23,server=on,wait=off|-mon|chardev=charmonitor,id=monitor,mode=control", monitors: []mon{{"unix", "", 23, false}}},
+		{name: "mon readline is HMP", argv: "-chardev|socket,id=h,path=/h.sock,server=on|-mon|chardev=h", hmp: 1},
+		{name: "monitor is HMP", argv: "-monitor|unix:/h.sock,server,nowait", hmp: 1},
+		{name: "abstract socket", argv: "-chardev|socket,id=m,path=qs,abstract=on,server=on|-mon|chardev=m,mode=control", monitors: []mon{{"unix", "@qs", -1, false}}},
+		{name: "qmp chardev reference", argv: "-chardev|socket,id=m,path=/r.sock,server=on|-qmp|chardev:m", monitors: []mon{{"unix", "/r.sock", -1, false}}},
+		{name: "several monitors", argv: "-qmp|unix:/1,server=on|-chardev|socket,id=m,host=0.0.0.0,port=5555,server=on|-mon|chardev=m,mode=control|-monitor|stdio", hmp: 1,
+			monitors: []mon{{"unix", "/1", -1, false}, {"tcp", "127.0.0.1:5555", -1, false}}},
+		{name: "no monitor, name plain", argv: "-name|plain|-uuid|AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee", guest: "plain", uuid: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"},
+		{name: "flags do not eat arguments", argv: "-S|-nodefaults|-no-user-config|-name|x|-enable-kvm|-qmp|unix:/f,server=on", guest: "x", monitors: []mon{{"unix", "/f", -1, false}}},
+		{name: "readconfig noted", argv: "-readconfig|/etc/vm.cfg", readcfg: true},
+		{name: "qmp stdio is not reachable", argv: "-qmp|stdio"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := parseSpec(append([]string{"qemu-system-x86_64"}, strings.Split(tt.argv, "|")...))
+			if sp.name != tt.guest || sp.process != tt.process || sp.uuid != tt.uuid {
+				t.Errorf("name/process/uuid = %q/%q/%q, want %q/%q/%q", sp.name, sp.process, sp.uuid, tt.guest, tt.process, tt.uuid)
+			}
+			var got []mon
+			for _, m := range sp.monitors {
+				got = append(got, mon{m.ep.Network, m.ep.Address, m.fd, m.ep.Pretty})
+			}
+			if !slices.Equal(got, tt.monitors) {
+				t.Errorf("monitors = %+v, want %+v", got, tt.monitors)
+			}
+			if sp.hmp != tt.hmp || sp.clients != tt.clients || sp.readcfg != tt.readcfg {
+				t.Errorf("hmp/clients/readconfig = %d/%d/%v, want %d/%d/%v", sp.hmp, sp.clients, sp.readcfg, tt.hmp, tt.clients, tt.readcfg)
+			}
+		})
+	}
+}
+
+func TestParseSpecSMP(t *testing.T) {
+	for argv, want := range map[string]int{"-smp|4": 4, "-smp|cpus=2,maxcpus=8": 2, "-smp|sockets=2,cores=3": 6, "-m|64": 0} {
+		if got := parseSpec(append([]string{"qemu-system-x86_64"}, strings.Split(argv, "|")...)).smp; got != want {
+			t.Errorf("%s: smp = %d, want %d", argv, got, want)
+		}
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	// comm with a space and a parenthesis, as a -name process= can make it.
+	line := "1234 (qs (vm) 1) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 130 0 0 20 0 7 0 98765 1000000 4321 18446744073709551615 0 0 0 0 0 0 0 4096 0 0 0 17 1 0 0 0 0 0\n"
+	st, err := parseStat([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.comm != "qs (vm) 1" || st.state != 'S' || st.utime != 250 || st.stime != 130 || st.threads != 7 || st.startTicks != 98765 || st.rssPages != 4321 {
+		t.Errorf("parsed %+v", st)
+	}
+	if st.cpuTime() != 3800*time.Millisecond {
+		t.Errorf("cpu time %v, want 3.8s", st.cpuTime())
+	}
+	if _, err := parseStat([]byte("1234 (x) S 1")); err == nil {
+		t.Error("a short stat parsed without error")
+	}
+}
+
+func TestIsVCPUThread(t *testing.T) {
+	for comm, want := range map[string]bool{"CPU 0/KVM": true, "CPU 12/TCG": true, "CPU x/KVM": false, "qemu-system-x86": false, "CPU 1": false, "IO mon_iothread": false} {
+		if isVCPUThread(comm) != want {
+			t.Errorf("isVCPUThread(%q) = %v", comm, !want)
+		}
+	}
+}
+
+func TestClassifyLayouts(t *testing.T) {
+	root := "/tmp/fake-root"
+	l := layout{root: root}
+	mk := func(path string) []Endpoint { return []Endpoint{{Network: "unix", Address: path}} }
+	tests := []struct {
+		name  string
+		sp    spec
+		eps   []Endpoint
+		owner Owner
+		id    string
+		uri   string
+	}{
+		{name: "libvirt monitor", eps: mk(root + "/var/lib/libvirt/qemu/domain-3-web/monitor.sock"), owner: OwnerLibvirt, uri: "qemu:///system"},
+		{name: "libvirt run dir", eps: mk(root + "/run/libvirt/qemu/x.monitor"), owner: OwnerLibvirt, uri: "qemu:///system"},
+		{name: "libvirt by other path", sp: spec{paths: []string{root + "/var/lib/libvirt/qemu/domain-3-web/master-key.aes"}}, owner: OwnerLibvirt, uri: "qemu:///system"},
+		{name: "libvirt session", eps: mk("/home/u/.config/libvirt/qemu/lib/domain-1-x/monitor.sock"), owner: OwnerLibvirt, uri: "qemu:///session"},
+		{name: "libvirt charmonitor fd", sp: spec{libvirtID: true, monitors: []monitorSpec{{fd: 25, chardev: "charmonitor"}}}, owner: OwnerLibvirt, uri: "qemu:///system"},
+		{name: "incus", eps: mk(root + "/run/incus/proj_inst1/qemu.monitor"), owner: OwnerIncus, id: "proj_inst1"},
+		{name: "proxmox", eps: mk(root + "/var/run/qemu-server/101.qmp"), owner: OwnerProxmox, id: "101"},
+		{name: "proxmox run", eps: mk(root + "/run/qemu-server/102.qmp"), owner: OwnerProxmox, id: "102"},
+		{name: "real root path is not the fake root", eps: mk("/run/incus/x/qemu.monitor"), owner: OwnerProcess},
+		{name: "plain", eps: mk("/tmp/vm.sock"), owner: OwnerProcess},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := l.classify(tt.sp, tt.eps, DefaultLibvirtURI)
+			if got.owner != tt.owner || got.id != tt.id || got.libvirtURI != tt.uri {
+				t.Errorf("classify = %+v, want owner %s id %q uri %q", got, tt.owner, tt.id, tt.uri)
+			}
+		})
+	}
+}
+
+func TestParseDomStatus(t *testing.T) {
+	x := `<domstatus state='running' reason='booted' pid='4242'>
+  <taint flag='high-privileges'/>
+  <monitor path='/var/lib/libvirt/qemu/domain-1-web/monitor.sock' type='unix'/>
+  <domain type='kvm' id='1'>
+    <name>web</name>
+    <uuid>6A1B0F6E-3D1C-4C6B-9F6E-2F1B6A7C8D9E</uuid>
+  </domain>
+</domstatus>`
+	ds, err := parseDomStatus([]byte(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.PID != 4242 || ds.Name != "web" || ds.UUID != "6A1B0F6E-3D1C-4C6B-9F6E-2F1B6A7C8D9E" || !strings.HasSuffix(ds.Monitor, "/monitor.sock") {
+		t.Errorf("parsed %+v", ds)
+	}
+	if _, err := parseDomStatus([]byte("<domain/>")); err == nil {
+		t.Error("a file that is not domstatus parsed without error")
+	}
+}
+
+func TestMerge(t *testing.T) {
+	proc := []Guest{
+		{Name: "web", PID: 10, Owner: OwnerProcess, State: StateDenied, RSS: 100},
+		{Name: "db", PID: 11, Owner: OwnerProcess, State: StateStopped, UUID: "u-11"},
+	}
+	state := []Guest{
+		{Name: "web-domain", Domain: "web-domain", PID: 10, Owner: OwnerLibvirt, UUID: "u-10", Monitor: "qemu:///system", Monitors: []Endpoint{{Network: "libvirt", Address: "qemu:///system"}}, Reason: "libvirt"},
+	}
+	api := []Guest{
+		{Name: "db", Domain: "db", UUID: "U-11", Owner: OwnerLibvirt, Reason: "from api"},
+		{Name: "off", Domain: "off", Owner: OwnerLibvirt, State: StateShutOff},
+	}
+	got := Merge(proc, state, api)
+	if len(got) != 3 {
+		t.Fatalf("merged %d guests, want 3: %+v", len(got), got)
+	}
+	byName := map[string]Guest{}
+	for _, g := range got {
+		byName[g.Name] = g
+	}
+	w := byName["web-domain"]
+	if w.PID != 10 || w.Owner != OwnerLibvirt || w.UUID != "u-10" || w.RSS != 100 || w.Monitor != "qemu:///system" || w.State != StateRunning {
+		t.Errorf("web merged as %+v", w)
+	}
+	d := byName["db"]
+	if d.PID != 11 || d.Owner != OwnerLibvirt || d.State != StateStopped {
+		t.Errorf("db (matched by uuid, any case) merged as %+v", d)
+	}
+	if o := byName["off"]; o.PID != 0 || o.State != StateShutOff || o.Key() != "libvirt/off" {
+		t.Errorf("shut-off domain kept as %+v", o)
+	}
+}
+
+func TestDiffAndKey(t *testing.T) {
+	a := Guest{Name: "a", PID: 1, StartTicks: 5, State: StateRunning}
+	b := Guest{Name: "b", PID: 2, StartTicks: 5, State: StateRunning}
+	b2 := b
+	b2.State = StatePaused
+	c := Guest{Name: "c", PID: 3, StartTicks: 5, State: StateRunning}
+	reused := Guest{Name: "a", PID: 1, StartTicks: 9, State: StateRunning}
+	got := Diff([]Guest{a, b, c}, []Guest{reused, b2, c})
+	want := []string{"added a (pid 1, running)", "updated b (pid 2, paused)", "removed a (pid 1, running)"}
+	var s []string
+	for _, ch := range got {
+		s = append(s, ch.String())
+	}
+	if !slices.Equal(s, want) {
+		t.Errorf("Diff = %q, want %q", s, want)
+	}
+	if Diff([]Guest{a}, []Guest{a}) != nil {
+		t.Error("no change reported a change")
+	}
+}
+
+func TestMatch(t *testing.T) {
+	gs := []Guest{
+		{Name: "web", PID: 100, StartTicks: 1, UUID: "aaaaaaaa-0000-0000-0000-000000000001", Owner: OwnerProcess},
+		{Name: "web", PID: 200, StartTicks: 1, Owner: OwnerLibvirt, Domain: "web"},
+		{Name: "db", PID: 300, StartTicks: 7, Owner: OwnerProcess},
+	}
+	for target, pid := range map[string]int{"db": 300, "DB": 300, "100": 100, "AAAAAAAA-0000-0000-0000-000000000001": 100, "300@7": 300} {
+		g, err := Match(gs, target)
+		if err != nil || g.PID != pid {
+			t.Errorf("Match(%q) = pid %d, %v; want pid %d", target, g.PID, err, pid)
+		}
+	}
+	_, err := Match(gs, "web")
+	var amb *AmbiguousError
+	if !errors.As(err, &amb) || !errors.Is(err, ErrAmbiguous) || len(amb.Candidates) != 2 || !strings.Contains(err.Error(), "pid 100") || !strings.Contains(err.Error(), "pid 200") {
+		t.Errorf("ambiguous name: %v", err)
+	}
+	_, err = Match(gs, "nope")
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "db (pid 300") {
+		t.Errorf("not found: %v", err)
+	}
+}
+
+// fakeProc is a procfs tree under a temporary directory.
+type fakeProc struct {
+	t    *testing.T
+	root string
+}
+
+func newFakeProc(t *testing.T) *fakeProc {
+	root := t.TempDir()
+	p := &fakeProc{t: t, root: root}
+	p.write("stat", "cpu  1 2 3\nbtime 1700000000\n")
+	p.write("net/unix", "Num       RefCount Protocol Flags    Type St Inode Path\n")
+	return p
+}
+
+func (p *fakeProc) write(name, content string) {
+	p.t.Helper()
+	f := filepath.Join(p.root, name)
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// process adds (or replaces) a process: its stat, cmdline and vCPU threads.
+func (p *fakeProc) process(pid int, start uint64, state byte, cpuTicks uint64, argv []string, vcpus int) {
+	p.t.Helper()
+	dir := strconv.Itoa(pid)
+	os.RemoveAll(filepath.Join(p.root, dir))
+	threads := vcpus + 2
+	p.write(dir+"/stat", fmt.Sprintf("%d (qemu-system-x86) %c 1 %d %d 0 -1 0 0 0 0 0 %d 0 0 0 20 0 %d 0 %d 0 2048 0\n", pid, state, pid, pid, cpuTicks, threads, start))
+	p.write(dir+"/cmdline", strings.Join(argv, "\x00")+"\x00")
+	p.write(dir+"/task/"+dir+"/comm", "qemu-system-x86\n")
+	p.write(dir+"/task/"+strconv.Itoa(pid+1)+"/comm", "IO mon_iothread\n")
+	for i := 0; i < vcpus; i++ {
+		p.write(dir+"/task/"+strconv.Itoa(pid+10+i)+"/comm", fmt.Sprintf("CPU %d/KVM\n", i))
+	}
+}
+
+func (p *fakeProc) remove(pid int) { os.RemoveAll(filepath.Join(p.root, strconv.Itoa(pid))) }
+
+func TestPIDReuseIsANewGuest(t *testing.T) {
+	p := newFakeProc(t)
+	p.process(4242, 100, 'S', 50, []string{"qemu-system-x86_64", "-name", "first", "-nodefaults"}, 2)
+	p.process(77, 10, 'S', 0, []string{"/usr/sbin/sshd", "-D"}, 0)
+	s := &Scanner{ProcRoot: p.root, Root: t.TempDir()}
+	ctx := context.Background()
+	first, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 1 || first[0].Name != "first" || first[0].Key() != "4242@100" || first[0].VCPUs != 2 || first[0].State != StateNoMonitor {
+		t.Fatalf("first scan: %+v", first)
+	}
+	if first[0].Started != time.Unix(1700000000+1, 0) || first[0].RSS != 2048*uint64(os.Getpagesize()) {
+		t.Errorf("start %v rss %d", first[0].Started, first[0].RSS)
+	}
+
+	// The pid is reused by another QEMU: a new start time, a new command line.
+	p.process(4242, 900, 'S', 0, []string{"qemu-system-x86_64", "-name", "second", "-smp", "3"}, 0)
+	second, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second) != 1 || second[0].Name != "second" || second[0].Key() != "4242@900" || second[0].VCPUs != 3 {
+		t.Fatalf("after reuse: %+v", second)
+	}
+	ch := Diff(first, second)
+	if len(ch) != 2 || ch[0].Kind != Added || ch[0].Guest.Name != "second" || ch[1].Kind != Removed || ch[1].Guest.Name != "first" {
+		t.Errorf("changes %v", ch)
+	}
+
+	// SIGSTOP shows as stopped; the process leaving removes it.
+	p.process(4242, 900, 'T', 0, []string{"qemu-system-x86_64", "-name", "second"}, 0)
+	third, _ := s.List(ctx)
+	if len(third) != 1 || third[0].State != StateStopped {
+		t.Errorf("stopped: %+v", third)
+	}
+	p.remove(4242)
+	if gs, _ := s.List(ctx); len(gs) != 0 {
+		t.Errorf("after exit: %+v", gs)
+	}
+}
+
+func TestFDMonitorFoundThroughNetUnix(t *testing.T) {
+	p := newFakeProc(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "passed.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p.process(500, 1, 'S', 0, []string{"qemu-system-x86_64", "-chardev", "socket,id=m,fd=7,server=on,wait=off", "-mon", "chardev=m,mode=control"}, 0)
+	if err := os.Symlink("socket:[987654]", filepath.Join(p.root, "500/fd/7")); err != nil {
+		if err := os.MkdirAll(filepath.Join(p.root, "500/fd"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("socket:[987654]", filepath.Join(p.root, "500/fd/7")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.write("net/unix", "Num       RefCount Protocol Flags    Type St Inode Path\n"+
+		"0000000000000000: 00000002 00000000 00010000 0001 01 987654 "+sock+"\n"+
+		"0000000000000000: 00000003 00000000 00000000 0001 03 987655 "+sock+"\n")
+	src := &ProcSource{ProcRoot: p.root}
+	gs, err := src.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 || len(gs[0].Monitors) != 1 || gs[0].Monitors[0].Address != sock {
+		t.Fatalf("guests %+v", gs)
+	}
+}
+
+// TestNeverProbesLibvirtMonitor: a process in libvirt's layout is listed as
+// libvirt's and its monitor socket is never connected to.
+func TestNeverProbesLibvirtMonitor(t *testing.T) {
+	p := newFakeProc(t)
+	root := t.TempDir()
+	dom := filepath.Join(root, "var/lib/libvirt/qemu/domain-1-web")
+	if err := os.MkdirAll(dom, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dom, "monitor.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	p.process(600, 1, 'S', 0, []string{"/usr/bin/qemu-system-x86_64", "-name", "guest=web,debug-threads=on",
+		"-chardev", "socket,id=charmonitor,path=" + sock + ",server=on,wait=off", "-mon", "chardev=charmonitor,id=monitor,mode=control"}, 1)
+	s := &Scanner{ProcRoot: p.root, Root: root}
+	gs, err := s.List(context.Background())
+	l.Close()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gs) != 1 {
+		t.Fatalf("guests %+v", gs)
+	}
+	g := gs[0]
+	if g.Owner != OwnerLibvirt || g.Domain != "web" || g.Monitor != "qemu:///system" || g.State != StateRunning || !strings.Contains(g.Reason, "libvirt") {
+		t.Errorf("libvirt guest listed as %+v", g)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the scanner connected %d times to libvirt's monitor", n)
+	}
+	_, err = (&Connector{Scanner: s}).ConnectGuest(context.Background(), g)
+	if !errors.Is(err, ErrNeedsLibvirt) {
+		t.Errorf("connecting without a libvirt route: %v", err)
+	}
+	if accepted.Load() != 0 {
+		t.Error("Connect dialled libvirt's monitor")
+	}
+}
+
+func TestGuestJSONIsPlainData(t *testing.T) {
+	g := Guest{Name: "vm", PID: 1, State: StateRunning, Owner: OwnerProcess, Monitor: "/s"}
+	b, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"name":"vm"`, `"pid":1`, `"state":"running"`, `"owner":"process"`, `"monitor":"/s"`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("%s lacks %s", b, k)
+		}
+	}
+}
