@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,7 +14,10 @@ import (
 	"github.com/qscope/qscope/demo"
 )
 
-func init() { subcommands = append(subcommands, newDemoCmd) }
+func init() {
+	subcommands = append(subcommands, newDemoCmd)
+	startDemo = startDemoGuests
+}
 
 // demoStopTimeout bounds the stop of the demo guests once the command
 // ends (SIGTERM, a grace period, then SIGKILL).
@@ -38,8 +42,9 @@ qscope, each reachable through a different style of QMP monitor:
               monitor (DIR/demo-db.mon2.qmp), a qcow2 data disk
   demo-build  -qmp-pretty on tcp 127.0.0.1 (a free port), two vCPUs
 
-then opens the terminal UI, and stops the guests when the UI quits (or on
-Ctrl-C / SIGTERM). DIR is $XDG_RUNTIME_DIR/qscope-demo, or qscope-demo-UID
+then opens the terminal UI (with --no-ui, or when standard output is not a
+terminal, it prints where the guests are instead), and stops the guests
+when the UI quits (or on Ctrl-C / SIGTERM). DIR is $XDG_RUNTIME_DIR/qscope-demo, or qscope-demo-UID
 under the temporary directory; each guest's serial output is in
 DIR/NAME.serial.log. A demo that is already running is not started twice.
 
@@ -69,13 +74,27 @@ func runDemo(ctx context.Context, o *Options, f demoFlags) (err error) {
 		}
 	}()
 
-	if f.noUI || rootRun == nil {
+	if f.noUI || !isTerminal(o.Stdout) || os.Getenv("TERM") == "dumb" {
 		printDemo(o.Stdout, set)
 		fmt.Fprintln(o.Stdout, "Ctrl-C stops them.")
 		<-ctx.Done()
 		return nil
 	}
-	return rootRun(ctx, o)
+	return runUI(ctx, o)
+}
+
+// startDemoGuests starts the default demo set for the UI's "start the
+// demo guests" key; stop ends them (SIGTERM, grace period, SIGKILL).
+func startDemoGuests(ctx context.Context) (stop func(), err error) {
+	set, err := demo.Start(ctx, demo.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), demoStopTimeout)
+		defer cancel()
+		set.Stop(sctx)
+	}, nil
 }
 
 // printDemo lists the running demo guests and where to reach them.
