@@ -15,6 +15,7 @@ import (
 	"github.com/sahilm/fuzzy"
 
 	"github.com/qscope/qscope/discover"
+	"github.com/qscope/qscope/policy"
 	"github.com/qscope/qscope/qmp"
 	"github.com/qscope/qscope/qmp/schema"
 	"github.com/qscope/qscope/qmp/virt"
@@ -39,7 +40,7 @@ type Config struct {
 	// ReadOnly refuses every command that is not read-only.
 	ReadOnly bool
 	// Classify says how much a command changes the guest; nil means
-	// DefaultClassify.
+	// policy.Classify.
 	Classify Classifier
 	// Force opens a monitor that sends commands libvirt tracks (libvirt
 	// guests only). Nil means forcing is not offered.
@@ -72,7 +73,7 @@ const (
 
 type pending struct {
 	ex    Exchange
-	class Class
+	class policy.Class
 	force bool
 	why   string
 }
@@ -141,7 +142,7 @@ func New(cfg Config) Model {
 		cfg.Timeout = 60 * time.Second
 	}
 	if cfg.Classify == nil {
-		cfg.Classify = DefaultClassify
+		cfg.Classify = policy.Classify
 	}
 	if cfg.Schema == nil {
 		cfg.Schema = &schema.Loader{}
@@ -752,12 +753,12 @@ func (m Model) submit() (Model, tea.Cmd) {
 		ex.Request = req
 	}
 	class := m.cfg.Classify(ex.Request.Command, ex.Request.Args)
-	if m.cfg.ReadOnly && class != ReadOnly {
+	if m.cfg.ReadOnly && class != policy.ReadOnly {
 		m.setStatus(fmt.Sprintf("read-only mode: %s is %s; refused, nothing was sent", what(ex), class), true)
 		return m, nil
 	}
 	m.popup = false
-	if class == Destructive {
+	if class == policy.Destructive {
 		m.confirm = &pending{ex: ex, class: class, why: fmt.Sprintf("%s is destructive", what(ex))}
 		m.mode = modeConfirm
 		m.setPrompt()
@@ -860,7 +861,7 @@ func (m Model) result(msg resultMsg) (Model, tea.Cmd) {
 	m.vp.GotoBottom()
 	// A command that may have changed devices, nodes, chardevs or jobs
 	// refreshes the values completion offers.
-	if ex.Err == nil && m.cfg.Classify(ex.Request.Command, ex.Request.Args) != ReadOnly && m.mon != nil {
+	if ex.Err == nil && m.cfg.Classify(ex.Request.Command, ex.Request.Args) != policy.ReadOnly && m.mon != nil {
 		return m, fetchLiveCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout())
 	}
 	return m, nil
