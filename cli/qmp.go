@@ -15,6 +15,7 @@ import (
 	"github.com/qscope/qscope/journal"
 	"github.com/qscope/qscope/policy"
 	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/qmp/virt"
 )
 
 func init() { subcommands = append(subcommands, newQMPCmd) }
@@ -46,6 +47,12 @@ Every command that is not read-only is appended to the journal (see
 (quit, system_reset, device_del, …) need --yes, or a "y" at the prompt
 when standard input is a terminal.
 
+Libvirt's guests are reached through libvirt. There, commands whose effect
+libvirt keeps in its own configuration (device_add, blockdev-add,
+netdev_add, object-add, chardev-add, migrate, block_resize, …) are refused
+with the libvirt-native way to do it (virsh attach-device, …), unless
+--force is given.
+
 Exit status: 0 on success, 1 when QEMU answered with an error (printed
 as "Class: description" on standard error), 2 when the guest could not be
 found or reached or the arguments are wrong, 3 when the command was
@@ -56,6 +63,7 @@ refused.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send destructive commands without asking")
+	cmd.Flags().BoolVar(&libvirtForce, "force", false, "on a libvirt guest, send commands libvirt tracks in its own configuration (device_add, migrate, …) anyway")
 	return cmd
 }
 
@@ -219,6 +227,9 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 		var qe *qmp.Error
 		if errors.As(err, &qe) {
 			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", qe.Class, qe.Desc)}
+		}
+		if errors.Is(err, virt.ErrTrackedByLibvirt) {
+			return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: %w", err)}
 		}
 		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %s on %s: %w", command, g.Name, err)}
 	}

@@ -3,6 +3,8 @@ package virt
 import (
 	"errors"
 	"fmt"
+
+	"github.com/qscope/qscope/qmp"
 )
 
 // Sentinel errors, checked with errors.Is.
@@ -24,7 +26,9 @@ var (
 )
 
 // TrackedError is the refusal of a command that libvirt tracks in its own
-// configuration. errors.Is(err, ErrTrackedByLibvirt) matches it.
+// configuration. errors.Is(err, ErrTrackedByLibvirt) matches it, and so
+// does errors.Is(err, qmp.ErrInvalid): nothing was sent (a journal does not
+// record it as a command that ran).
 type TrackedError struct {
 	// Domain is libvirt's name of the guest.
 	Domain string
@@ -43,5 +47,8 @@ func (e *TrackedError) Error() string {
 	return msg + " (or force it)"
 }
 
-// Is makes errors.Is(err, ErrTrackedByLibvirt) true.
-func (e *TrackedError) Is(target error) bool { return target == ErrTrackedByLibvirt }
+// Is makes errors.Is(err, ErrTrackedByLibvirt) and errors.Is(err,
+// qmp.ErrInvalid) true.
+func (e *TrackedError) Is(target error) bool {
+	return target == ErrTrackedByLibvirt || target == qmp.ErrInvalid
+}

@@ -47,6 +47,7 @@ type Monitor struct {
 	dom    libvirt.Domain
 	name   string
 	force  bool
+	owned  bool // Close closes the route too (OpenDomain)
 	events qmp.Dispatcher
 
 	done chan struct{}
@@ -127,7 +128,27 @@ func (m *Monitor) Err() error {
 func (m *Monitor) Close() error {
 	m.s.remove(m)
 	m.end(qmp.ErrClosed)
+	if m.owned {
+		m.r.Close()
+	}
 	return nil
+}
+
+// OpenDomain makes a Route of its own for cfg and opens the domain's
+// Monitor on it; closing the Monitor closes the Route. It suits one-shot
+// use (a command line); share a Route when opening several domains.
+func OpenDomain(ctx context.Context, cfg Config, name string, opts ...Option) (*Monitor, error) {
+	r, err := NewRoute(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.Open(ctx, name, opts...)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	m.owned = true
+	return m, nil
 }
 
 func (m *Monitor) end(err error) {

@@ -238,7 +238,7 @@ func TestFormatUUID(t *testing.T) {
 
 func TestTrackedErrorIs(t *testing.T) {
 	err := error(&TrackedError{Domain: "web", Command: "device_add", Hint: "virsh attach-device"})
-	if !errors.Is(err, ErrTrackedByLibvirt) || !strings.Contains(err.Error(), "virsh attach-device") || !strings.Contains(err.Error(), `"web"`) {
+	if !errors.Is(err, ErrTrackedByLibvirt) || !errors.Is(err, qmp.ErrInvalid) || !strings.Contains(err.Error(), "virsh attach-device") || !strings.Contains(err.Error(), `"web"`) {
 		t.Errorf("TrackedError: %v", err)
 	}
 }

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/qscope/qscope/discover"
+	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/qmp/virt"
+)
+
+// libvirtForce is set by `qscope qmp --force`: send commands libvirt
+// tracks in its own configuration (device_add, migrate, …) anyway.
+var libvirtForce bool
+
+// The libvirt route: the libvirt API as a discovery source (unless
+// --connect none), and libvirt's guests reached through libvirt.
+func init() {
+	extraSources = append(extraSources, func(o *Options) discover.Source {
+		if o.LibvirtURI == "none" {
+			return nil
+		}
+		return &discover.LibvirtSource{URI: o.LibvirtURI}
+	})
+	libvirtRoute = openLibvirt
+}
+
+// openLibvirt opens a libvirt guest's monitor through libvirt, on the
+// connection the guest was found through (else --connect). The monitor
+// owns its connection: closing it closes both.
+func openLibvirt(ctx context.Context, o *Options, g discover.Guest) (qmp.Monitor, error) {
+	if g.Domain == "" {
+		return nil, fmt.Errorf("guest %s (pid %d) has no libvirt domain name", g.Name, g.PID)
+	}
+	uri := o.LibvirtURI
+	for _, ep := range g.Monitors {
+		if ep.Network == "libvirt" && ep.Address != "" {
+			uri = ep.Address
+			break
+		}
+	}
+	var opts []virt.Option
+	if libvirtForce {
+		opts = append(opts, virt.WithForce())
+	}
+	return virt.OpenDomain(ctx, virt.Config{URI: uri}, g.Domain, opts...)
+}
