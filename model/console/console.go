@@ -107,6 +107,7 @@ type Model struct {
 
 	comp    schema.Completion
 	popup   bool
+	typing  bool // the user is editing: completions arriving late open the pop-up
 	sel     int
 	lastVal string
 
@@ -351,7 +352,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			return m, nil
 		}
 		m.live.DeviceTypes = msg.types
-		m.updateCompletion(false)
+		m.updateCompletion(m.typing)
 		return m, m.askProps(m.input.Value())
 	case propsMsg:
 		if msg.gen != m.gen || msg.err != nil {
@@ -361,7 +362,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			m.live.DeviceProps = map[string][]schema.DeviceProp{}
 		}
 		m.live.DeviceProps[msg.driver] = msg.props
-		m.updateCompletion(false)
+		m.updateCompletion(m.typing)
 		return m, nil
 	case hmpHelpMsg:
 		if msg.gen != m.gen {
@@ -372,7 +373,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			return m, nil
 		}
 		m.hmpCmds = msg.cmds
-		m.updateCompletion(false)
+		m.updateCompletion(m.typing)
 		return m, nil
 	case resultMsg:
 		return m.result(msg)
@@ -425,7 +426,7 @@ func (m Model) key(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, k.Cancel):
 		switch {
 		case m.popup:
-			m.popup = false
+			m.popup, m.typing = false, false
 		case m.inflight != 0:
 			m.abandon()
 		default:
@@ -489,7 +490,8 @@ func (m *Model) afterEdit() tea.Cmd {
 	}
 	m.lastVal = v
 	m.histIdx = len(m.history)
-	m.updateCompletion(strings.TrimSpace(v) != "")
+	m.typing = strings.TrimSpace(v) != ""
+	m.updateCompletion(m.typing)
 	var cmds []tea.Cmd
 	if m.isHMP(v) {
 		cmds = append(cmds, m.askHMPHelp())
@@ -617,7 +619,7 @@ func (m *Model) walkHistory(dir int) {
 	m.input.SetValue(line)
 	m.input.CursorEnd()
 	m.lastVal = line
-	m.popup = false
+	m.popup, m.typing = false, false
 }
 
 // runSearch fuzzy-matches the search query against the history, newest
@@ -747,7 +749,7 @@ func (m Model) submit() (Model, tea.Cmd) {
 		req, err := m.schema.Check(line, &m.live)
 		if err != nil {
 			m.setStatus(err.Error(), true)
-			m.popup = false
+			m.popup, m.typing = false, false
 			return m, nil
 		}
 		ex.Request = req
@@ -757,7 +759,7 @@ func (m Model) submit() (Model, tea.Cmd) {
 		m.setStatus(fmt.Sprintf("read-only mode: %s is %s; refused, nothing was sent", what(ex), class), true)
 		return m, nil
 	}
-	m.popup = false
+	m.popup, m.typing = false, false
 	if class == policy.Destructive {
 		m.confirm = &pending{ex: ex, class: class, why: fmt.Sprintf("%s is destructive", what(ex))}
 		m.mode = modeConfirm
@@ -878,7 +880,11 @@ func (m *Model) copy(cli bool) tea.Cmd {
 	ex := m.exchanges[len(m.exchanges)-1]
 	var text string
 	if cli {
-		text = CommandLine(m.guest.Name, ex)
+		target := m.guest.Name
+		if target == "" {
+			target = fmt.Sprint(m.guest.PID)
+		}
+		text = CommandLine(target, ex)
 		m.setStatus("copied as a command line", false)
 	} else {
 		text = ExchangeJSON(ex)
@@ -913,19 +919,15 @@ func ExchangeJSON(ex Exchange) string {
 	return b.String()
 }
 
-// CommandLine renders an exchange as a qscope command line: qscope qmp
-// GUEST COMMAND key=value … (HMP lines as qscope qmp GUEST --hmp '…'),
-// every word quoted for a POSIX shell where needed.
-func CommandLine(guest string, ex Exchange) string {
-	words := []string{"qscope", "qmp", guest}
-	if ex.HMP {
-		words = append(words, "--hmp", ex.Line)
-	} else {
-		words = append(words, ex.Request.Command)
-		if len(ex.Request.Args) > 0 {
-			words = append(words, ex.Request.JSONArgsWords()...)
-		}
-	}
+// CommandLine renders an exchange as a qscope command line,
+// qscope qmp TARGET COMMAND key=value … (HMP lines as
+// human-monitor-command command-line=…), quoted for a POSIX shell. Values
+// are written so that qscope qmp's qmp-shell reading gives back the same
+// JSON: a string that would read as a number or boolean is written as a
+// quoted JSON string.
+func CommandLine(target string, ex Exchange) string {
+	words := []string{"qscope", "qmp", target, ex.Request.Command}
+	words = append(words, ex.Request.JSONArgsWords()...)
 	for i, w := range words {
 		words[i] = shellQuote(w)
 	}
