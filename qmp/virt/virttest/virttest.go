@@ -40,6 +40,17 @@ func Require(t testing.TB) {
 	Lock(t, false)
 }
 
+// Available reports whether libvirtd answers on URI, for a test that does
+// more when it does.
+func Available() bool {
+	l, err := connect()
+	if err != nil {
+		return false
+	}
+	l.Disconnect()
+	return true
+}
+
 // RequireExclusive is Require with the lock held exclusively: for a test
 // that stops the daemon.
 func RequireExclusive(t testing.TB) {
