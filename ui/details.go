@@ -82,13 +82,28 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 	state := t.State(g.State).Render(string(g.State))
 	lines = append(lines, t.Title.Render(title)+"  "+state+"  "+t.Dim.Render(string(g.Owner)+" · pid "+strconv.Itoa(g.PID)+" · up "+Duration(g.Uptime(d.Now))))
 	if g.Reason != "" {
-		lines = append(lines, "  "+t.Label.Render("reason ")+g.Reason)
+		for i, l := range wrapWords(g.Reason, w-11, "") {
+			label := "           "
+			if i == 0 {
+				label = "  " + t.Label.Render("reason:  ")
+			}
+			lines = append(lines, label+l)
+		}
 	}
 	if d.Conn != "" {
-		lines = append(lines, "  "+t.Label.Render("monitor: ")+t.tone(d.ConnTone, d.Conn))
+		for i, l := range wrapWords(d.Conn, w-11, "") {
+			label := "           "
+			if i == 0 {
+				label = "  " + t.Label.Render("monitor: ")
+			}
+			lines = append(lines, label+t.tone(d.ConnTone, l))
+		}
 	}
 	labelW := 14
 	for _, s := range d.Sections {
+		if s.State == SectionIdle {
+			continue // nothing was asked: the monitor line says why
+		}
 		lines = append(lines, "", t.Section.Render(s.Title))
 		switch s.State {
 		case SectionLoading:
@@ -96,9 +111,6 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 			continue
 		case SectionFailed:
 			lines = append(lines, "  "+t.Error.Render("error: ")+s.Err)
-			continue
-		case SectionIdle:
-			lines = append(lines, "  "+t.Dim.Render(orDash(s.Err)))
 			continue
 		}
 		if len(s.Rows) == 0 {
