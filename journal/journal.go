@@ -123,6 +123,10 @@ func Open(path string) (*Journal, error) {
 		f.Close()
 		return nil, err
 	}
+	if err := endTornLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
+	}
 	return &Journal{path: path, f: f}, nil
 }
 
@@ -165,6 +169,34 @@ func secureFile(f *os.File, path string) error {
 		}
 	}
 	return nil
+}
+
+// endTornLine ends a final line that lacks its newline (left by a writer
+// that did not write whole lines), so that the next record starts on a line
+// of its own.
+func endTornLine(f *os.File) error {
+	fd := int(f.Fd())
+	if err := flock(fd, syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer flock(fd, syscall.LOCK_UN)
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	r, err := os.Open(f.Name())
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	last := make([]byte, 1)
+	if _, err := r.ReadAt(last, fi.Size()-1); err != nil {
+		return err
+	}
+	if last[0] != '\n' {
+		_, err = f.Write([]byte{'\n'})
+	}
+	return err
 }
 
 // Path is the journal file's path.
