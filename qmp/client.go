@@ -62,29 +62,33 @@ func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
 // concurrent use.
 type Client struct {
 	conn     net.Conn
-	dec      *json.Decoder
+	fr       *framer // used only by the holder of rtoken
 	opts     options
 	greeting Greeting
 	oob      bool
 	events   Dispatcher
 
 	nextID atomic.Uint64
-	wtoken chan struct{} // one-slot: whoever holds it may write
+	wtoken chan struct{} // one slot: whoever holds it may write
+	rtoken chan struct{} // one slot: whoever holds it may read
 
 	// write-deadline bookkeeping for context cancellation during a write
 	dlMu      sync.Mutex
-	wgen      uint64 // changed only by the token holder
+	wgen      uint64 // changed only by the write-token holder
 	writing   uint64
 	dlExpired bool
 
-	mu      sync.Mutex
-	pending map[uint64]chan reply
-	err     error // set once the client is finished
-	closing bool
+	mu          sync.Mutex
+	pending     map[uint64]chan reply
+	waiters     int  // calls waiting for a reply
+	pumpReading bool // the idle reader is inside a read
+	err         error
+	closing     bool
 
-	tmu sync.Mutex // transcript writes
-
+	idle     chan struct{} // signalled when waiters drops to zero
+	tmu      sync.Mutex    // transcript writes
 	done     chan struct{}
+	pumpDone chan struct{}
 	orphaned atomic.Uint64
 }
 
@@ -128,11 +132,14 @@ func NewClient(ctx context.Context, conn net.Conn, opts ...Option) (*Client, err
 // newConn builds a client around conn without reading anything.
 func newConn(conn net.Conn, opts []Option) *Client {
 	c := &Client{
-		conn:    conn,
-		dec:     json.NewDecoder(conn),
-		wtoken:  make(chan struct{}, 1),
-		pending: make(map[uint64]chan reply),
-		done:    make(chan struct{}),
+		conn:     conn,
+		fr:       newFramer(conn),
+		wtoken:   make(chan struct{}, 1),
+		rtoken:   make(chan struct{}, 1),
+		pending:  make(map[uint64]chan reply),
+		idle:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		pumpDone: make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(&c.opts)
@@ -143,14 +150,13 @@ func newConn(conn net.Conn, opts []Option) *Client {
 
 func newClient(ctx context.Context, conn net.Conn, opts []Option) (*Client, error) {
 	c := newConn(conn, opts)
-
 	g, err := c.readGreeting(ctx)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
 	c.greeting = g
-	go c.readLoop()
+	go c.pump()
 
 	var caps struct {
 		Enable []string `json:"enable,omitempty"`
@@ -173,8 +179,7 @@ func (c *Client) readGreeting(ctx context.Context) (Greeting, error) {
 		c.conn.SetReadDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(aLongTimeAgo) })
-	var m wireMessage
-	err := c.decode(&m)
+	msg, err := c.fr.next()
 	expired := !stop()
 	c.conn.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -190,25 +195,20 @@ func (c *Client) readGreeting(ctx context.Context) (Greeting, error) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return Greeting{}, fmt.Errorf("%w: closed before greeting: %w", ErrDisconnected, err)
 		}
-		return Greeting{}, fmt.Errorf("%w: reading greeting: %v", ErrProtocol, err)
+		if errors.Is(err, ErrProtocol) {
+			return Greeting{}, err
+		}
+		return Greeting{}, fmt.Errorf("%w: reading greeting: %w", ErrDisconnected, err)
+	}
+	c.record("<- ", msg)
+	var m wireMessage
+	if err := json.Unmarshal(msg, &m); err != nil {
+		return Greeting{}, fmt.Errorf("%w: greeting: %v", ErrProtocol, err)
 	}
 	if m.QMP == nil {
 		return Greeting{}, fmt.Errorf("%w: first message is not a QMP greeting", ErrProtocol)
 	}
 	return *m.QMP, nil
-}
-
-// decode reads one message, recording it in the transcript when asked.
-func (c *Client) decode(m *wireMessage) error {
-	if c.opts.transcript == nil && c.opts.logger == nil {
-		return c.dec.Decode(m)
-	}
-	var raw json.RawMessage
-	if err := c.dec.Decode(&raw); err != nil {
-		return err
-	}
-	c.record("<- ", raw)
-	return json.Unmarshal(raw, m)
 }
 
 func (c *Client) record(dir string, msg []byte) {
@@ -227,69 +227,162 @@ func (c *Client) record(dir string, msg []byte) {
 	}
 }
 
-func (c *Client) readLoop() {
-	var err error
+// Reading. One goroutine at a time reads the connection: whoever holds
+// rtoken. A caller waiting for its reply takes the token and reads
+// itself, so a lone caller gets its reply straight from the socket with
+// no hand-off between goroutines; it passes on whatever else it reads
+// (other callers' replies, events). When no call is waiting, the pump
+// goroutine holds the token and reads events. A new call interrupts the
+// pump with a read deadline in the past; the framer resumes where the
+// interrupted read stopped, so nothing is lost.
+
+// pump reads while no call is waiting.
+func (c *Client) pump() {
+	defer close(c.pumpDone)
 	for {
-		var m wireMessage
-		if err = c.decode(&m); err != nil {
-			break
+		select {
+		case c.rtoken <- struct{}{}:
+		case <-c.done:
+			return
 		}
-		switch {
-		case m.Event != "":
-			c.events.Publish(Event{Name: m.Event, Data: m.Data, Timestamp: m.Timestamp})
-		case m.ID != nil:
-			id, perr := strconv.ParseUint(string(m.ID), 10, 64)
-			if perr != nil {
-				c.orphaned.Add(1) // not an id of ours
-				continue
-			}
-			c.mu.Lock()
-			ch, ok := c.pending[id]
-			delete(c.pending, id)
+		c.mu.Lock()
+		if c.waiters > 0 {
 			c.mu.Unlock()
-			if !ok {
-				continue // its caller gave up; drop the late reply
+			<-c.rtoken
+			select {
+			case <-c.idle:
+			case <-c.done:
+				return
 			}
-			if m.Error != nil {
-				ch <- reply{err: m.Error}
-			} else if m.Return == nil {
-				ch <- reply{err: fmt.Errorf("%w: reply with neither return nor error", ErrProtocol)}
-			} else {
-				ch <- reply{ret: m.Return}
-			}
-		default:
-			// A reply without id answers a request QEMU could not parse;
-			// we never send one, so there is no caller to give it to.
-			c.orphaned.Add(1)
+			continue
 		}
+		c.conn.SetReadDeadline(time.Time{})
+		c.pumpReading = true
+		c.mu.Unlock()
+		msg, err := c.fr.next()
+		c.mu.Lock()
+		c.pumpReading = false
+		c.mu.Unlock()
+		if err == nil {
+			err = c.dispatch(msg)
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = nil // a call wants to read
+		}
+		if err != nil {
+			c.finish(err)
+			<-c.rtoken
+			return
+		}
+		<-c.rtoken
 	}
-	c.finish(err)
 }
 
-// finish retires every pending call with the cause and ends subscriptions.
+// readFor reads, holding rtoken, until the reply on ch has arrived (true)
+// or ctx ends (false).
+func (c *Client) readFor(ctx context.Context, ch chan reply) (reply, bool) {
+	c.conn.SetReadDeadline(time.Time{}) // clear an interrupt meant for the pump
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { c.conn.SetReadDeadline(aLongTimeAgo) })
+		defer stop()
+	}
+	for {
+		select {
+		case r := <-ch:
+			return r, true
+		default:
+		}
+		msg, err := c.fr.next()
+		if err == nil {
+			err = c.dispatch(msg)
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			if ctx.Err() != nil {
+				return reply{}, false
+			}
+			// A stale interrupt: an earlier caller's cancellation.
+			c.conn.SetReadDeadline(time.Time{})
+			if ctx.Err() != nil {
+				return reply{}, false
+			}
+			continue
+		}
+		if err != nil {
+			c.finish(err) // retires our call too: the next turn returns it
+		}
+	}
+}
+
+// dispatch routes one message: an event to the subscribers, a reply to
+// its caller. Only the holder of rtoken calls it.
+func (c *Client) dispatch(msg []byte) error {
+	c.record("<- ", msg)
+	var m wireMessage
+	if err := json.Unmarshal(msg, &m); err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	switch {
+	case m.Event != "":
+		c.events.Publish(Event{Name: m.Event, Data: m.Data, Timestamp: m.Timestamp})
+	case m.ID != nil:
+		id, err := strconv.ParseUint(string(m.ID), 10, 64)
+		if err != nil {
+			c.orphaned.Add(1) // not an id of ours
+			return nil
+		}
+		c.mu.Lock()
+		ch, ok := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if !ok {
+			return nil // its caller gave up; drop the late reply
+		}
+		switch {
+		case m.Error != nil:
+			ch <- reply{err: m.Error}
+		case m.Return == nil:
+			ch <- reply{err: fmt.Errorf("%w: reply with neither return nor error", ErrProtocol)}
+		default:
+			ch <- reply{ret: m.Return}
+		}
+	default:
+		// A reply without id answers a request QEMU could not parse;
+		// we never send one, so there is no caller to give it to.
+		c.orphaned.Add(1)
+	}
+	return nil
+}
+
+// finish retires every pending call with the cause and ends
+// subscriptions. The first call decides the cause; later ones do nothing.
 func (c *Client) finish(readErr error) {
 	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		return
+	default:
+	}
 	var cause error
 	switch {
+	case c.err != nil:
+		cause = c.err
 	case c.closing:
 		cause = ErrClosed
+	case errors.Is(readErr, ErrProtocol):
+		cause = fmt.Errorf("%w: %w", ErrDisconnected, readErr)
 	case errors.Is(readErr, io.EOF) || errors.Is(readErr, io.ErrUnexpectedEOF) || isNetErr(readErr):
 		cause = fmt.Errorf("%w: %w", ErrDisconnected, readErr)
 	default:
 		cause = fmt.Errorf("%w: %w: %v", ErrDisconnected, ErrProtocol, readErr)
 	}
-	if c.err == nil {
-		c.err = cause
-	}
-	cause = c.err
+	c.err = cause
 	for id, ch := range c.pending {
 		ch <- reply{err: cause}
 		delete(c.pending, id)
 	}
+	close(c.done)
 	c.mu.Unlock()
 	c.conn.Close()
 	c.events.Close(cause)
-	close(c.done)
 }
 
 func isNetErr(err error) bool {
@@ -340,8 +433,8 @@ func (c *Client) Pending() int {
 // not counted.
 func (c *Client) Orphaned() uint64 { return c.orphaned.Load() }
 
-// Close closes the connection. Pending calls fail with ErrClosed. It waits
-// for the reader to exit and is safe to call more than once.
+// Close closes the connection. Pending calls fail with ErrClosed. It is
+// safe to call more than once.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	if c.err == nil {
@@ -349,7 +442,8 @@ func (c *Client) Close() error {
 	}
 	c.mu.Unlock()
 	c.conn.Close()
-	<-c.done
+	c.finish(ErrClosed)
+	<-c.pumpDone
 	return nil
 }
 
@@ -474,28 +568,59 @@ func (c *Client) roundTrip(ctx context.Context, kind, command string, args any, 
 		return nil, fmt.Errorf("qmp: %s: %w", command, err)
 	}
 	c.pending[id] = ch
+	c.waiters++
+	if c.pumpReading {
+		c.conn.SetReadDeadline(aLongTimeAgo) // make the pump hand over the reading
+	}
 	c.mu.Unlock()
+	defer c.stopWaiting()
 
 	buf := appendRequest(make([]byte, 0, 64+len(command)+len(a)), kind, command, a, id)
 	if err := c.write(ctx, buf, f); err != nil {
 		c.forget(id)
 		return nil, fmt.Errorf("qmp: %s: %w", command, err)
 	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			if qe, ok := r.err.(*Error); ok {
-				e := *qe
-				e.Command = command
-				return nil, &e
+	for {
+		select {
+		case r := <-ch:
+			return result(command, r)
+		case c.rtoken <- struct{}{}:
+			r, ok := c.readFor(ctx, ch)
+			<-c.rtoken
+			if ok {
+				return result(command, r)
 			}
-			return nil, fmt.Errorf("qmp: %s: %w", command, r.err)
+			c.forget(id)
+			return nil, fmt.Errorf("qmp: %s: %w", command, ctx.Err())
+		case <-ctx.Done():
+			c.forget(id)
+			return nil, fmt.Errorf("qmp: %s: %w", command, ctx.Err())
 		}
-		return r.ret, nil
-	case <-ctx.Done():
-		c.forget(id)
-		return nil, fmt.Errorf("qmp: %s: %w", command, ctx.Err())
 	}
+}
+
+func result(command string, r reply) (json.RawMessage, error) {
+	if r.err != nil {
+		if qe, ok := r.err.(*Error); ok {
+			e := *qe
+			e.Command = command
+			return nil, &e
+		}
+		return nil, fmt.Errorf("qmp: %s: %w", command, r.err)
+	}
+	return r.ret, nil
+}
+
+func (c *Client) stopWaiting() {
+	c.mu.Lock()
+	c.waiters--
+	if c.waiters == 0 {
+		select {
+		case c.idle <- struct{}{}:
+		default:
+		}
+	}
+	c.mu.Unlock()
 }
 
 func (c *Client) forget(id uint64) {

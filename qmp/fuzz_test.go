@@ -49,7 +49,8 @@ func FuzzDecode(f *testing.F) {
 		defer sub.Close()
 		calls := []chan reply{make(chan reply, 1), make(chan reply, 1)}
 		c.pending[1], c.pending[2] = calls[0], calls[1]
-		c.readLoop()
+		go c.pump()
+		<-c.pumpDone
 		<-c.done
 		if len(c.pending) != 0 {
 			t.Fatalf("%d calls still pending after the stream ended", len(c.pending))

@@ -308,7 +308,9 @@ func TestQEMUConcurrentUnderEventFlood(t *testing.T) {
 				return nil
 			}},
 			{"query-cpus-fast", func(r json.RawMessage) error {
-				var v []struct{ ThreadID *int `json:"thread-id"` }
+				var v []struct {
+					ThreadID *int `json:"thread-id"`
+				}
 				if err := json.Unmarshal(r, &v); err != nil || len(v) != 1 || v[0].ThreadID == nil {
 					return fmt.Errorf("query-cpus-fast returned %s", r)
 				}
