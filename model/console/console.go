@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/sahilm/fuzzy"
 
 	"github.com/qscope/qscope/discover"
@@ -968,7 +969,8 @@ func (m Model) View() string {
 	if m.cfg.ReadOnly {
 		badge += " [read-only]"
 	}
-	left := title + " " + t.Dim.Render(strings.Join(info, " · "))
+	room := max0(w-lipgloss.Width("QMP console ")-lipgloss.Width(badge)-1, 1)
+	left := title + " " + t.Dim.Render(truncate(strings.Join(info, " · "), room))
 	gap := w - lipgloss.Width(left) - lipgloss.Width(badge)
 	if gap < 1 {
 		gap = 1
@@ -1011,6 +1013,14 @@ func (m Model) View() string {
 	if st == "" {
 		st = "tab completes · enter sends · ctrl+r history · ctrl+t HMP · ctrl+y copy"
 		style = t.Dim
+	}
+	for i, l := range lines {
+		if lipgloss.Width(l) > w {
+			lines[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	if lipgloss.Width(in) > w {
+		in = ansi.Truncate(in, w, "…")
 	}
 	return strings.Join([]string{header, strings.Join(lines, "\n"), in, style.Render(truncate(st, w))}, "\n")
 }

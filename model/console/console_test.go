@@ -11,6 +11,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"go.uber.org/goleak"
 
 	"github.com/qscope/qscope/discover"
@@ -446,9 +447,17 @@ func TestViewFitsSize(t *testing.T) {
 	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
 		m.SetSize(sz[0], sz[1])
 		m, _ = typeText(m, "q")
+		m.guest.Name = strings.Repeat("long-guest-name-", 10)
+		m.exchanges = append(m.exchanges, Exchange{Line: "x", Request: schema.Request{Command: "query-status"}, Reply: []byte(`{"status":"` + strings.Repeat("y", 300) + `"}`)})
+		m.refresh()
 		lines := strings.Split(m.View(), "\n")
 		if len(lines) != sz[1] {
 			t.Errorf("%dx%d: %d lines", sz[0], sz[1], len(lines))
+		}
+		for i, l := range lines {
+			if w := lipgloss.Width(l); w > sz[0] {
+				t.Errorf("%dx%d: line %d is %d wide: %q", sz[0], sz[1], i, w, l)
+			}
 		}
 		m.input.SetValue("")
 	}
