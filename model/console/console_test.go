@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -381,6 +382,16 @@ func TestHistoryWalkAndSearch(t *testing.T) {
 	if err != nil || len(entries) != 3 || entries[2].Line != "device_add driver=e1000 id=n1" || entries[0].QEMU != "7.2.22" {
 		t.Fatalf("history file: %+v %v", entries, err)
 	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("history file mode: %v %v", st.Mode(), err)
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("history directory mode: %v %v", st.Mode(), err)
+	}
+	// Lines that do not parse are skipped; the rest is kept.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("not json\n")
+	f.Close()
 	m2 := testModel(t, rec, Config{HistoryPath: path})
 	m2, _ = run(t, m2, m2.Init())
 	m2, _ = press(m2, "up")

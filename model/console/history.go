@@ -77,6 +77,9 @@ func AppendHistory(path string, e HistoryEntry) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("console: creating history directory: %w", err)
 	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("console: securing history directory: %w", err)
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("console: encoding history: %w", err)
