@@ -17,7 +17,7 @@ func startFleet(b *testing.B, n int) []int {
 	bin := qemutest.Binaries(b)[0]
 	pids := make([]int, 0, n)
 	for i := 0; i < n; i++ {
-		inst := qemutest.Start(b, bin, small(qemutest.Options{Paused: true, Name: "bench-" + time.Now().Format("150405") + "-" + itoa(i)}))
+		inst := ready(b, qemutest.Start(b, bin, small(qemutest.Options{Paused: true, Name: "bench-" + time.Now().Format("150405") + "-" + itoa(i)})))
 		pids = append(pids, inst.PID)
 	}
 	return pids

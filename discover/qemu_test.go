@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +76,27 @@ func find(t *testing.T, gs []Guest, pid int) Guest {
 	return Guest{}
 }
 
+// ready waits until every monitor of inst greets: a QEMU still starting
+// does not greet yet, which a scan would rightly call busy.
+func ready(t testing.TB, inst *qemutest.Instance) *qemutest.Instance {
+	t.Helper()
+	for _, m := range inst.Monitors {
+		ctx, cancel := context.WithTimeout(context.Background(), qemutest.ReadyTimeout)
+		c, err := qmp.Dial(ctx, m.Network, m.Address)
+		cancel()
+		if err != nil {
+			t.Fatalf("QEMU never greeted on %s: %v", m.Address, err)
+		}
+		c.Close()
+	}
+	return inst
+}
+
+func startReady(t testing.TB, b qemutest.Binary, o qemutest.Options) *qemutest.Instance {
+	t.Helper()
+	return ready(t, qemutest.Start(t, b, o))
+}
+
 func small(o qemutest.Options) qemutest.Options {
 	o.Machine = "none"
 	o.MemoryMB = 16
@@ -112,7 +132,7 @@ func TestMonitorStyles(t *testing.T) {
 			var pids []int
 			insts := map[string]*qemutest.Instance{}
 			for _, c := range cases {
-				i := qemutest.Start(t, b, small(c.opts))
+				i := startReady(t, b, small(c.opts))
 				insts[c.label] = i
 				pids = append(pids, i.PID)
 			}
@@ -147,7 +167,7 @@ func TestMonitorStyles(t *testing.T) {
 				t.Errorf("HMP-only guest's reason %q does not say why", g.Reason)
 			}
 			// -machine none has no vCPU; a guest with two has two "CPU n/…" threads.
-			i := qemutest.Start(t, b, qemutest.Options{Name: "guest=st-smp,debug-threads=on", MemoryMB: 16, Args: []string{"-smp", "2"}})
+			i := startReady(t, b, qemutest.Options{Name: "guest=st-smp,debug-threads=on", MemoryMB: 16, Args: []string{"-smp", "2"}})
 			s2, _ := scannerFor("", i.PID)
 			gs2, err := s2.List(context.Background())
 			if err != nil {
@@ -164,8 +184,8 @@ func TestMonitorStyles(t *testing.T) {
 // monitor the guest is still reached through it.
 func TestBusyAndSeveralMonitors(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
-	one := qemutest.Start(t, b, small(qemutest.Options{Name: "busy-one"}))
-	two := qemutest.Start(t, b, small(qemutest.Options{Name: "busy-two", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix, qemutest.MonitorChardev}}))
+	one := startReady(t, b, small(qemutest.Options{Name: "busy-one"}))
+	two := startReady(t, b, small(qemutest.Options{Name: "busy-two", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix, qemutest.MonitorChardev}}))
 	ctx := context.Background()
 	for _, inst := range []*qemutest.Instance{one, two} {
 		c, err := qmp.Dial(ctx, inst.Monitors[0].Network, inst.Monitors[0].Address)
@@ -214,7 +234,7 @@ func TestBusyAndSeveralMonitors(t *testing.T) {
 // and still ends "stopped".
 func TestStoppedProcess(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
-	inst := qemutest.Start(t, b, small(qemutest.Options{Name: "stopme"}))
+	inst := startReady(t, b, small(qemutest.Options{Name: "stopme"}))
 	if err := inst.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -290,8 +310,8 @@ func waitNotState(t *testing.T, pid int, not byte) {
 // probe is left out, without an error.
 func TestExitDuringScan(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
-	stay := qemutest.Start(t, b, small(qemutest.Options{Name: "stays"}))
-	leave := qemutest.Start(t, b, small(qemutest.Options{Name: "leaves", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix}}))
+	stay := startReady(t, b, small(qemutest.Options{Name: "stays"}))
+	leave := startReady(t, b, small(qemutest.Options{Name: "leaves", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix}}))
 	s, f := scannerFor("", stay.PID, leave.PID)
 	f.after = func(gs []Guest) {
 		if len(gs) != 2 {
@@ -312,7 +332,7 @@ func TestExitDuringScan(t *testing.T) {
 // TestWatch: guests appearing, changing and vanishing under a watch.
 func TestWatch(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
-	a := qemutest.Start(t, b, small(qemutest.Options{Name: "watch-a"}))
+	a := startReady(t, b, small(qemutest.Options{Name: "watch-a"}))
 	s, f := scannerFor("", a.PID)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -331,7 +351,7 @@ func TestWatch(t *testing.T) {
 			if len(changes) != 1 || changes[0].Kind != Added || changes[0].Guest.PID != a.PID || changes[0].Guest.State != StateRunning {
 				t.Fatalf("first yield %v", changes)
 			}
-			bInst = qemutest.Start(t, b, small(qemutest.Options{Name: "watch-b"}))
+			bInst = startReady(t, b, small(qemutest.Options{Name: "watch-b"}))
 			f.add(bInst.PID)
 			step++
 		case 1:
@@ -377,9 +397,11 @@ func startWithArgs(t *testing.T, b qemutest.Binary, name, sock string, args ...s
 	if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	inst := qemutest.Start(t, b, small(qemutest.Options{Name: name, Monitors: []qemutest.MonitorStyle{qemutest.MonitorNone}, Args: args}))
+	inst := startReady(t, b, small(qemutest.Options{Name: name, Monitors: []qemutest.MonitorStyle{qemutest.MonitorNone}, Args: args}))
 	for deadline := time.Now().Add(qemutest.ReadyTimeout); ; time.Sleep(10 * time.Millisecond) {
-		c, err := net.Dial("unix", sock)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		c, err := qmp.Dial(ctx, "unix", sock)
+		cancel()
 		if err == nil {
 			c.Close()
 			return inst
@@ -442,7 +464,7 @@ func TestLauncherLayouts(t *testing.T) {
 // domain; the process is then never probed.
 func TestLibvirtStatusFile(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
-	inst := qemutest.Start(t, b, small(qemutest.Options{Name: "guest=qemu-side-name", Args: []string{"-uuid", "0f0e0d0c-0b0a-0908-0706-050403020100"}}))
+	inst := startReady(t, b, small(qemutest.Options{Name: "guest=qemu-side-name", Args: []string{"-uuid", "0f0e0d0c-0b0a-0908-0706-050403020100"}}))
 	root := shortRoot(t)
 	dir := filepath.Join(root, "run/libvirt/qemu")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -484,7 +506,7 @@ func TestLibvirtStatusFile(t *testing.T) {
 // lists a QEMU started by the test.
 func TestDefaultScannerSeesEverything(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
-	inst := qemutest.Start(t, b, small(qemutest.Options{Name: "zero-scanner-guest"}))
+	inst := startReady(t, b, small(qemutest.Options{Name: "zero-scanner-guest"}))
 	var s Scanner
 	gs, err := s.List(context.Background())
 	if err != nil {
@@ -532,8 +554,8 @@ func TestUnprivilegedUser(t *testing.T) {
 		t.Skip("needs root to run a scan as another user")
 	}
 	b := qemutest.Binaries(t)[0]
-	bySocket := qemutest.Start(t, b, small(qemutest.Options{Name: "root-sock", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix}}))
-	byFD := qemutest.Start(t, b, small(qemutest.Options{Name: "root-fd"}))
+	bySocket := startReady(t, b, small(qemutest.Options{Name: "root-sock", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix}}))
+	byFD := startReady(t, b, small(qemutest.Options{Name: "root-fd"}))
 
 	exe, err := os.Executable()
 	if err != nil {

@@ -15,6 +15,10 @@ import (
 // DefaultProbeTimeout bounds one guest's monitor probe.
 const DefaultProbeTimeout = 300 * time.Millisecond
 
+// youngProcess is how long after its start a QEMU that does not greet may
+// simply still be starting.
+const youngProcess = 3 * time.Second
+
 // DefaultConcurrency is how many monitors are probed at once.
 const DefaultConcurrency = 16
 
@@ -254,6 +258,9 @@ func (s *Scanner) settle(g *Guest, r probeResult, cached staticInfo) {
 	}
 	g.State = r.state
 	g.Reason = r.reason
+	if age := time.Since(g.Started); r.state == StateBusy && !g.Started.IsZero() && age < youngProcess {
+		g.Reason = fmt.Sprintf("no greeting yet: QEMU started %v ago and may still be starting, or another client holds its monitor", age.Round(time.Millisecond))
+	}
 	if r.used >= 0 && r.used < len(g.Monitors) {
 		g.Monitor = g.Monitors[r.used].String()
 	}
