@@ -928,7 +928,7 @@ func ExchangeJSON(ex Exchange) string {
 // quoted JSON string.
 func CommandLine(target string, ex Exchange) string {
 	words := []string{"qscope", "qmp", target, ex.Request.Command}
-	words = append(words, ex.Request.JSONArgsWords()...)
+	words = append(words, ex.Request.ArgWords()...)
 	for i, w := range words {
 		words[i] = shellQuote(w)
 	}

@@ -936,9 +936,9 @@ func show(text string) string {
 	return strconv.Quote(text)
 }
 
-// JSONArgsWords renders the arguments as key=value words, the console's
+// ArgWords renders the arguments as key=value words, the console's
 // syntax (JSON for non-scalar values).
-func (r Request) JSONArgsWords() []string {
+func (r Request) ArgWords() []string {
 	if len(r.Args) == 0 {
 		return nil
 	}
