@@ -11,11 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/qmp/qmptest"
 )
 
 func TestMain(m *testing.M) {
@@ -380,7 +382,7 @@ func TestNeverProbesLibvirtMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var accepted atomic.Int32
+	conns := make(chan net.Conn, 16)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -389,16 +391,43 @@ func TestNeverProbesLibvirtMonitor(t *testing.T) {
 			if err != nil {
 				return
 			}
-			accepted.Add(1)
-			c.Close()
+			conns <- c
 		}
 	}()
 	p.process(600, 1, 'S', 0, []string{"/usr/bin/qemu-system-x86_64", "-name", "guest=web,debug-threads=on",
 		"-chardev", "socket,id=charmonitor,path=" + sock + ",server=on,wait=off", "-mon", "chardev=charmonitor,id=monitor,mode=control"}, 1)
+	defer func() { l.Close(); <-done }()
+	// connections reports how many connections the socket got before
+	// now: it connects once itself, says "M", and counts the connections
+	// the listen queue delivers before that one.
+	connections := func() int {
+		m, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if _, err := m.Write([]byte("M")); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			select {
+			case c := <-conns:
+				b := make([]byte, 1)
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err := c.Read(b)
+				c.Close()
+				if err == nil && b[0] == 'M' {
+					return n
+				}
+				n++
+			case <-time.After(10 * time.Second):
+				t.Fatal("the marker connection was never accepted")
+			}
+		}
+	}
 	s := &Scanner{ProcRoot: p.root, Root: root}
 	gs, err := s.List(context.Background())
-	l.Close()
-	<-done
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,15 +438,34 @@ func TestNeverProbesLibvirtMonitor(t *testing.T) {
 	if g.Owner != OwnerLibvirt || g.Domain != "web" || g.Monitor != "qemu:///system" || g.State != StateRunning || !strings.Contains(g.Reason, "libvirt") {
 		t.Errorf("libvirt guest listed as %+v", g)
 	}
-	if n := accepted.Load(); n != 0 {
+	if n := connections(); n != 0 {
 		t.Errorf("the scanner connected %d times to libvirt's monitor", n)
 	}
 	_, err = (&Connector{Scanner: s}).ConnectGuest(context.Background(), g)
 	if !errors.Is(err, ErrNeedsLibvirt) {
 		t.Errorf("connecting without a libvirt route: %v", err)
 	}
-	if accepted.Load() != 0 {
-		t.Error("Connect dialled libvirt's monitor")
+	if n := connections(); n != 0 {
+		t.Errorf("Connect dialled libvirt's monitor %d times", n)
+	}
+
+	// With a libvirt route, Connect hands the guest to it.
+	srv := &qmptest.Server{}
+	var routed Guest
+	c := &Connector{Scanner: s, Libvirt: func(ctx context.Context, g Guest) (qmp.Monitor, error) {
+		routed = g
+		return qmp.NewClient(ctx, srv.Pipe(t))
+	}}
+	m, g2, err := c.Connect(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if routed.Domain != "web" || g2.PID != 600 {
+		t.Errorf("libvirt route got %+v", routed)
+	}
+	if n := connections(); n != 0 {
+		t.Errorf("the libvirt route's Connect dialled the monitor %d times", n)
 	}
 }
 
