@@ -73,6 +73,16 @@ func (l layout) classify(sp spec, monitors []Endpoint, systemURI string) launche
 			}
 		}
 	}
+	// Proxmox also writes <vmid>.pid beside the socket.
+	if sp.pidfile != "" {
+		for _, d := range []string{l.dir("/run/qemu-server"), l.dir("/var/run/qemu-server")} {
+			if rest, ok := strings.CutPrefix(sp.pidfile, d); ok {
+				if vmid, ok := strings.CutSuffix(rest, ".pid"); ok && vmid != "" && !strings.Contains(vmid, "/") {
+					return launcher{owner: OwnerProxmox, id: vmid}
+				}
+			}
+		}
+	}
 	// libvirt names its monitor chardev "charmonitor" and hands QEMU the
 	// listening socket as a descriptor: when the path cannot be read
 	// (another user's process), that is still libvirt's signature.

@@ -189,7 +189,8 @@ func unixSocketPaths(file string) (map[uint64]string, error) {
 			continue
 		}
 		// Num RefCount Protocol Flags Type St Inode [Path]
-		fs := strings.Fields(sc.Text())
+		line := sc.Text()
+		fs := strings.Fields(line)
 		if len(fs) < 8 {
 			continue
 		}
@@ -201,7 +202,12 @@ func unixSocketPaths(file string) (map[uint64]string, error) {
 		if err != nil {
 			continue
 		}
-		m[ino] = strings.Join(fs[7:], " ")
+		// The path is the rest of the line: it may hold spaces.
+		p := strings.Join(fs[7:], " ")
+		if i := strings.Index(line, " "+fs[6]+" "); i >= 0 {
+			p = strings.TrimSpace(line[i+len(fs[6])+2:])
+		}
+		m[ino] = p
 	}
 	return m, sc.Err()
 }

@@ -140,6 +140,7 @@ func TestClassifyLayouts(t *testing.T) {
 		{name: "libvirt charmonitor fd", sp: spec{libvirtID: true, monitors: []monitorSpec{{fd: 25, chardev: "charmonitor"}}}, owner: OwnerLibvirt, uri: "qemu:///system"},
 		{name: "incus", eps: mk(root + "/run/incus/proj_inst1/qemu.monitor"), owner: OwnerIncus, id: "proj_inst1"},
 		{name: "proxmox", eps: mk(root + "/var/run/qemu-server/101.qmp"), owner: OwnerProxmox, id: "101"},
+		{name: "proxmox pidfile", sp: spec{pidfile: root + "/var/run/qemu-server/103.pid"}, owner: OwnerProxmox, id: "103"},
 		{name: "proxmox run", eps: mk(root + "/run/qemu-server/102.qmp"), owner: OwnerProxmox, id: "102"},
 		{name: "real root path is not the fake root", eps: mk("/run/incus/x/qemu.monitor"), owner: OwnerProcess},
 		{name: "plain", eps: mk("/tmp/vm.sock"), owner: OwnerProcess},
@@ -340,7 +341,7 @@ func TestPIDReuseIsANewGuest(t *testing.T) {
 func TestFDMonitorFoundThroughNetUnix(t *testing.T) {
 	p := newFakeProc(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "passed.sock")
+	sock := filepath.Join(dir, "passed  two spaces.sock")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
