@@ -464,3 +464,55 @@ func TestRouteUnreachable(t *testing.T) {
 }
 
 var _ = json.RawMessage(nil)
+
+// One Route carries several domains' Monitors; each gets its own domain's
+// events only, and two Monitors of one domain both get them.
+func TestSharedRouteRoutesEventsByDomain(t *testing.T) {
+	virttest.Require(t)
+	l := virttest.Conn(t)
+	d1 := virttest.StartDomain(t, l, "shared-a")
+	d2 := virttest.StartDomain(t, l, "shared-b")
+	r := dialRoute(t, Config{})
+	ctx := testCtx(t, 30*time.Second)
+	open := func(name string) *Monitor {
+		t.Helper()
+		m, err := r.Open(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	a, a2, b := open(d1.Name), open(d1.Name), open(d2.Name)
+	sa, sa2, sb := a.Subscribe("STOP"), a2.Subscribe("STOP"), b.Subscribe()
+	if err := a.Execute(ctx, "stop", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*qmp.Subscription{sa, sa2} {
+		if ev, err := s.Next(ctx); err != nil || ev.Name != "STOP" {
+			t.Fatalf("monitor of %s: %+v, %v", d1.Name, ev, err)
+		}
+	}
+	// b's domain did nothing: run a command on it, then check that no
+	// event of d1 leaked into its queue.
+	if err := b.Execute(ctx, "query-status", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if evs := sb.Drain(); len(evs) != 0 {
+		t.Errorf("monitor of %s got %s's events: %+v", d2.Name, d1.Name, evs)
+	}
+	// Closing one Monitor leaves the others and the connection alone.
+	a2.Close()
+	if err := a.Execute(ctx, "cont", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Execute(ctx, "stop", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := sb.Next(ctx); err != nil || ev.Name != "STOP" {
+		t.Fatalf("monitor of %s after another closed: %+v, %v", d2.Name, ev, err)
+	}
+	if !r.Connected() {
+		t.Error("route disconnected after a Monitor closed")
+	}
+}
