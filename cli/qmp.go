@@ -191,13 +191,21 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 		return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: refusing %s: it is %s and --readonly is set", command, class)}
 	}
 
+	// Without a journal nothing that changes a guest is sent.
+	var j *journal.Journal
+	if class != policy.ReadOnly {
+		if j, err = journal.OpenDefault(); err != nil {
+			return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: refusing to send %s unjournaled: %w", command, err)}
+		}
+		defer j.Close()
+	}
+
 	s := newScanner(o)
-	m, g, err := newConnector(o, s).Connect(ctx, target)
+	g, err := s.Find(ctx, target)
 	if err != nil {
 		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %w", err)}
 	}
-	defer m.Close()
-
+	// Ask before connecting, so the monitor is not held during the prompt.
 	if class == policy.Destructive && !yes {
 		ok, err := qmpConfirm(o, fmt.Sprintf("Send %s (destructive) to %s (pid %d)?", command, g.Name, g.PID))
 		if err != nil {
@@ -207,14 +215,14 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 			return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: %s not sent", command)}
 		}
 	}
+	m, err := newConnector(o, s).ConnectGuest(ctx, g)
+	if err != nil {
+		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %w", err)}
+	}
+	defer m.Close()
 
 	mon := qmp.Monitor(m)
-	if class != policy.ReadOnly {
-		j, err := journal.OpenDefault()
-		if err != nil {
-			return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: refusing to send %s unjournaled: %w", command, err)}
-		}
-		defer j.Close()
+	if j != nil {
 		mon = journal.Wrap(m, j, journal.SessionFor(g, "cli"))
 	}
 
