@@ -119,3 +119,37 @@ func demoRunsAs(pid int, name string) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return err == nil && bytes.Contains(b, []byte("guest="+name+","))
 }
+
+// The UI's "start the demo guests" hook starts the default set in the
+// default directory, and its stop function ends them.
+func TestDemoHookForTheUI(t *testing.T) {
+	b := qemutest.Binaries(t)[0]
+	if startDemo == nil {
+		t.Fatal("the demo command does not give the UI its start hook")
+	}
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	t.Setenv("QSCOPE_QEMU", b.Path)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop, err := startDemo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := map[string]int{}
+	for _, name := range []string{"demo-web", "demo-db", "demo-build"} {
+		raw, err := os.ReadFile(filepath.Join(run, "qscope-demo", name+".pid"))
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || !demoRunsAs(pid, name) {
+			stop()
+			t.Fatalf("guest %s not running from %s (pid file: %q, %v)", name, run, raw, err)
+		}
+		pids[name] = pid
+	}
+	stop()
+	for name, pid := range pids {
+		if demoRunsAs(pid, name) {
+			t.Errorf("guest %s (pid %d) still runs after stop", name, pid)
+		}
+	}
+}

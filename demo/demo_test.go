@@ -1,11 +1,13 @@
 package demo
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,7 +21,31 @@ import (
 	"github.com/qscope/qscope/qmp"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperEnv); dir != "" {
+		helperMain(dir)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// helperEnv makes the test binary a process that starts one demo guest in
+// the given directory, prints its pid, and waits to be killed.
+const helperEnv = "QSCOPE_DEMO_TEST_HELPER"
+
+func helperMain(dir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	set, err := Start(ctx, Config{Dir: dir, QEMU: os.Getenv(helperEnv + "_QEMU"), DataDir: os.Getenv(helperEnv + "_DATA"),
+		Guests: []Spec{{Name: "orphan", Monitors: []Monitor{{Network: "unix"}}}}})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Println(set.Guests()[0].PID)
+	time.Sleep(time.Hour)
+	os.Exit(3)
+}
 
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -368,4 +394,43 @@ func TestStopKillsAfterGrace(t *testing.T) {
 		t.Fatalf("frozen guest still there after Stop")
 	}
 	assertNoLeftovers(t, dir)
+}
+
+// A qscope killed without a chance to stop its guests (SIGKILL) leaves no
+// guest running: the kernel sends each QEMU SIGTERM when its parent dies,
+// and the next demo in the same directory starts cleanly.
+func TestGuestsEndWithTheirParent(t *testing.T) {
+	b := binaries(t)[0]
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+dir, helperEnv+"_QEMU="+b.Path, helperEnv+"_DATA="+b.DataDir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper printed no pid: %v; stderr:\n%s", err, stderr.String())
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || !isGuest(pid, "orphan") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper printed %q, not the pid of a running guest", line)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitFor(t, 10*time.Second, "the orphaned guest to exit", func() bool { return gone(pid, "orphan") })
+
+	set := startSet(t, b, dir, []Spec{{Name: "orphan", Monitors: []Monitor{{Network: "unix"}}}})
+	if g := set.Guests()[0]; g.PID == pid || gone(g.PID, "orphan") {
+		t.Fatalf("restarted guest: pid %d (old %d)", g.PID, pid)
+	}
 }
