@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/qmp"
@@ -29,19 +28,10 @@ func init() {
 // connection the guest was found through (else --connect). The monitor
 // owns its connection: closing it closes both.
 func openLibvirt(ctx context.Context, o *Options, g discover.Guest) (qmp.Monitor, error) {
-	if g.Domain == "" {
-		return nil, fmt.Errorf("guest %s (pid %d) has no libvirt domain name", g.Name, g.PID)
-	}
-	uri := o.LibvirtURI
-	for _, ep := range g.Monitors {
-		if ep.Network == "libvirt" && ep.Address != "" {
-			uri = ep.Address
-			break
+	return discover.LibvirtRoute(o.LibvirtURI, func() []virt.Option {
+		if libvirtForce {
+			return []virt.Option{virt.WithForce()}
 		}
-	}
-	var opts []virt.Option
-	if libvirtForce {
-		opts = append(opts, virt.WithForce())
-	}
-	return virt.OpenDomain(ctx, virt.Config{URI: uri}, g.Domain, opts...)
+		return nil
+	})(ctx, g)
 }

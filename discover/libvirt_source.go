@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/qscope/qscope/qmp"
 	"github.com/qscope/qscope/qmp/virt"
 )
 
@@ -84,4 +85,35 @@ func libvirtState(s string) State {
 		return StateShutOff
 	}
 	return State(s)
+}
+
+// LibvirtRoute returns a Connector.Libvirt hook that opens a libvirt
+// guest's monitor through libvirt (qmp/virt), on the connection the guest
+// was found through, else on fallbackURI ("" means DefaultLibvirtURI). The
+// monitor owns its connection: closing it closes both. opts are passed to
+// virt (virt.WithForce, for one).
+//
+//	c := discover.Connector{Libvirt: discover.LibvirtRoute("", nil)}
+//	m, g, err := c.Connect(ctx, "web1")
+func LibvirtRoute(fallbackURI string, opts func() []virt.Option) func(ctx context.Context, g Guest) (qmp.Monitor, error) {
+	return func(ctx context.Context, g Guest) (qmp.Monitor, error) {
+		if g.Domain == "" {
+			return nil, fmt.Errorf("guest %s (pid %d) has no libvirt domain name", g.Name, g.PID)
+		}
+		uri := fallbackURI
+		for _, ep := range g.Monitors {
+			if ep.Network == "libvirt" && ep.Address != "" {
+				uri = ep.Address
+				break
+			}
+		}
+		if uri == "" {
+			uri = DefaultLibvirtURI
+		}
+		var o []virt.Option
+		if opts != nil {
+			o = opts()
+		}
+		return virt.OpenDomain(ctx, virt.Config{URI: uri}, g.Domain, o...)
+	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/journal"
-	"github.com/qscope/qscope/qmp"
 	"github.com/qscope/qscope/qmp/virt"
 	"github.com/qscope/qscope/qmp/virt/virttest"
 )
@@ -138,13 +137,12 @@ func TestConnectByNameThroughLibvirtJournaled(t *testing.T) {
 	force := false
 	c := &discover.Connector{
 		Scanner: &discover.Scanner{Extra: []discover.Source{&discover.LibvirtSource{URI: virttest.URI}}},
-		Libvirt: func(ctx context.Context, g discover.Guest) (qmp.Monitor, error) {
-			var opts []virt.Option
+		Libvirt: discover.LibvirtRoute("", func() []virt.Option {
 			if force {
-				opts = append(opts, virt.WithForce())
+				return []virt.Option{virt.WithForce()}
 			}
-			return virt.OpenDomain(ctx, virt.Config{URI: g.Monitor}, g.Domain, opts...)
-		},
+			return nil
+		}),
 	}
 	m, g, err := c.Connect(ctx, d.Name)
 	if err != nil {
