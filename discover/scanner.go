@@ -208,7 +208,7 @@ func (s *Scanner) probeAll(ctx context.Context, guests []Guest) {
 	var wg sync.WaitGroup
 	for i := range guests {
 		g := &guests[i]
-		if g.State != "" || g.PID == 0 {
+		if g.State != "" || g.PID == 0 || !dialable(g.Monitors) {
 			if g.State == "" {
 				g.State = StateUnknown
 			}
@@ -235,6 +235,15 @@ func (s *Scanner) probeAll(ctx context.Context, guests []Guest) {
 		})
 	}
 	wg.Wait()
+}
+
+func dialable(eps []Endpoint) bool {
+	for _, e := range eps {
+		if e.Network == "unix" || e.Network == "tcp" {
+			return true
+		}
+	}
+	return false
 }
 
 // settle applies a probe's result to g, consulting /proc again when the
