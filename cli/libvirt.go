@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/qscope/qscope/discover"
+	"github.com/qscope/qscope/journal"
 	"github.com/qscope/qscope/qmp"
 	"github.com/qscope/qscope/qmp/virt"
 )
@@ -34,4 +36,25 @@ func openLibvirt(ctx context.Context, o *Options, g discover.Guest) (qmp.Monitor
 		}
 		return nil
 	})(ctx, g)
+}
+
+// libvirtForceHook is what the terminal UI's model.Config.Force needs: for
+// a libvirt guest, a monitor that sends what libvirt tracks anyway, on its
+// own connection, journaled like every other (j nil: none is opened, since
+// nothing that changes a guest may run unjournaled).
+func libvirtForceHook(o *Options, j *journal.Journal) func(ctx context.Context, g discover.Guest) (qmp.Monitor, error) {
+	if j == nil || o.LibvirtURI == "none" {
+		return nil
+	}
+	open := discover.LibvirtRoute(o.LibvirtURI, func() []virt.Option { return []virt.Option{virt.WithForce()} })
+	return func(ctx context.Context, g discover.Guest) (qmp.Monitor, error) {
+		if g.Owner != discover.OwnerLibvirt {
+			return nil, fmt.Errorf("forcing on %s: only libvirt's guests refuse commands to force", g.Name)
+		}
+		m, err := open(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		return journal.Wrap(m, j, journal.SessionFor(g, "tui")), nil
+	}
 }
