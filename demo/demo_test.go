@@ -144,7 +144,9 @@ func TestStartStopDefaultSet(t *testing.T) {
 	for _, b := range binaries(t) {
 		t.Run(b.String(), func(t *testing.T) {
 			dir := t.TempDir()
+			t0 := time.Now()
 			set := startSet(t, b, dir, nil)
+			t.Logf("QEMU %s: three guests answering QMP after %v", b.Version, time.Since(t0).Round(time.Millisecond))
 			guests := set.Guests()
 			if len(guests) != 3 {
 				t.Fatalf("%d guests, want 3", len(guests))
@@ -241,9 +243,11 @@ func TestStartStopDefaultSet(t *testing.T) {
 			}
 			web.Close()
 
+			t0 = time.Now()
 			if err := set.Stop(context.Background()); err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("QEMU %s: stopped in %v", b.Version, time.Since(t0).Round(time.Millisecond))
 			for _, g := range guests {
 				if !gone(g.PID, g.Name) {
 					t.Errorf("guest %s (pid %d) still runs after Stop", g.Name, g.PID)
