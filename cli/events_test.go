@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -100,14 +101,28 @@ func TestEventsCommand(t *testing.T) {
 func TestEventsInterruptedAndBadFilter(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
 	name := uniqueName("cli-events-int")
-	startSmall(t, b, qemutest.Options{Name: name})
+	inst := startSmall(t, b, qemutest.Options{Name: name})
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb lockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"--connect", "none", "events", name}, strings.NewReader(""), &out, &errb)
 	}()
-	time.Sleep(300 * time.Millisecond) // let it connect; either way ctx ends it
+	// Wait until the command holds the monitor: then a second client
+	// gets no greeting.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		dctx, dcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		c, err := qmp.Dial(dctx, inst.Monitors[0].Network, inst.Monitors[0].Address)
+		dcancel()
+		if err == nil {
+			c.Close()
+		} else if errors.Is(err, qmp.ErrBusy) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events never connected; stderr %q", errb.String())
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:
