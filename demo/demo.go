@@ -25,7 +25,7 @@ import (
 var ErrRunning = errors.New("demo: already running")
 
 // ErrNoQEMU means no QEMU binary was found.
-var ErrNoQEMU = errNoQEMU
+var ErrNoQEMU = errors.New("demo: qemu-system-x86_64 not found")
 
 // Config says what Start launches and where. The zero value starts
 // [DefaultGuests] with the QEMU found by [FindQEMU], in [DefaultDir].

@@ -3,7 +3,6 @@ package demo
 import (
 	"crypto/sha256"
 	_ "embed"
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -323,5 +322,3 @@ func endpoints(s Spec, f Files) []Endpoint {
 	}
 	return eps
 }
-
-var errNoQEMU = errors.New("demo: qemu-system-x86_64 not found")
