@@ -11,9 +11,10 @@ import (
 )
 
 type eventEntry struct {
-	seq uint64
-	ev  ui.Event
-	raw json.RawMessage
+	seq   uint64
+	ev    ui.Event
+	raw   json.RawMessage
+	lower string // the name in lower case, for the filter
 }
 
 // ring is a bounded buffer of events addressed by sequence number: the
@@ -51,33 +52,34 @@ func (r *ring) get(seq uint64) *eventEntry {
 // eventsState is the events pane: the buffer, the filtered view of it
 // (sequence numbers), and where the user is looking.
 type eventsState struct {
-	ring    *ring
-	shown   []uint64 // seqs passing the filter, ascending
-	filter  string
-	typing  bool
-	follow  bool
-	paused  bool
-	frozen  uint64 // while paused: show only seqs below this
-	sel     uint64 // selected seq
-	top     uint64 // first visible seq when not following
-	dropped uint64
-	stream  string
-	rows    int // visible rows, from the last layout
+	ring        *ring
+	shown       []uint64 // seqs passing the filter, ascending
+	filter      string
+	lowerFilter string
+	typing      bool
+	follow      bool
+	paused      bool
+	frozen      uint64 // while paused: show only seqs below this
+	sel         uint64 // selected seq
+	top         uint64 // first visible seq when not following
+	dropped     uint64
+	stream      string
+	rows        int // visible rows, from the last layout
 }
 
 func (e *eventsState) reset(size int) {
 	*e = eventsState{ring: newRing(size), follow: true, rows: e.rows}
 }
 
-func (e *eventsState) matches(name string) bool {
-	return e.filter == "" || strings.Contains(strings.ToLower(name), strings.ToLower(e.filter))
+func (e *eventsState) matches(lowerName string) bool {
+	return e.filter == "" || strings.Contains(lowerName, e.lowerFilter)
 }
 
 func (e *eventsState) add(evs []qmp.Event) {
 	for _, ev := range evs {
-		ent := eventEntry{ev: ui.Event{Time: ev.Time(), Name: ev.Name, Summary: compactJSON(ev.Data)}, raw: ev.Data}
+		ent := eventEntry{ev: ui.Event{Time: ev.Time(), Name: ev.Name, Summary: compactJSON(ev.Data)}, raw: ev.Data, lower: strings.ToLower(ev.Name)}
 		e.ring.push(ent)
-		if e.matches(ev.Name) {
+		if e.matches(ent.lower) {
 			e.shown = append(e.shown, e.ring.next-1)
 		}
 	}
@@ -94,9 +96,10 @@ func (e *eventsState) trim() {
 }
 
 func (e *eventsState) refilter() {
+	e.lowerFilter = strings.ToLower(e.filter)
 	e.shown = e.shown[:0]
 	for seq := e.ring.first(); seq < e.ring.next; seq++ {
-		if ent := e.ring.get(seq); e.matches(ent.ev.Name) {
+		if ent := e.ring.get(seq); e.matches(ent.lower) {
 			e.shown = append(e.shown, seq)
 		}
 	}

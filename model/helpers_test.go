@@ -162,3 +162,5 @@ func isQuit(cmd tea.Cmd) bool {
 	_, ok := cmd().(tea.QuitMsg)
 	return ok
 }
+
+func diff(prev, next []discover.Guest) []discover.Change { return discover.Diff(prev, next) }

@@ -44,7 +44,7 @@ func (l *listState) apply(changes []discover.Change) {
 	l.rebuild()
 }
 
-type filterSource []discover.Guest
+type filterSource []*discover.Guest
 
 func (f filterSource) String(i int) string {
 	return f[i].Name + " " + string(f[i].Owner) + " " + string(f[i].State)
@@ -56,20 +56,28 @@ func (f filterSource) Len() int { return len(f) }
 // selected. The scroll offset is kept unless the selection left the
 // window.
 func (l *listState) rebuild() {
-	all := make([]discover.Guest, 0, len(l.guests))
-	for _, g := range l.guests {
-		all = append(all, g)
+	all := make([]*discover.Guest, 0, len(l.guests))
+	for k := range l.guests {
+		g := l.guests[k]
+		all = append(all, &g)
 	}
 	if l.filter != "" {
-		ms := fuzzy.FindFrom(l.filter, filterSource(all))
-		kept := make([]discover.Guest, 0, len(ms))
+		src := make(filterSource, len(all))
+		for i, g := range all {
+			src[i] = g
+		}
+		ms := fuzzy.FindFromNoSort(l.filter, src)
+		kept := make([]*discover.Guest, 0, len(ms))
 		for _, m := range ms {
 			kept = append(kept, all[m.Index])
 		}
 		all = kept
 	}
 	slices.SortFunc(all, l.compare)
-	l.rows = all
+	l.rows = l.rows[:0]
+	for _, g := range all {
+		l.rows = append(l.rows, *g)
+	}
 	prev := l.selIdx
 	l.selIdx = -1
 	for i := range l.rows {
@@ -88,7 +96,7 @@ func (l *listState) rebuild() {
 	l.clampOffset()
 }
 
-func (l *listState) compare(a, b discover.Guest) int {
+func (l *listState) compare(a, b *discover.Guest) int {
 	var c int
 	switch l.sortBy {
 	case ui.ColOwner:
@@ -105,7 +113,7 @@ func (l *listState) compare(a, b discover.Guest) int {
 		c = cmp.Compare(b.Started.UnixNano(), a.Started.UnixNano()) // longest first
 	}
 	if c == 0 {
-		c = naturalCompare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+		c = naturalCompare(a.Name, b.Name)
 	}
 	if c == 0 {
 		c = cmp.Compare(a.Key(), b.Key())
@@ -152,8 +160,15 @@ func (l *listState) cycleSort() {
 	l.rebuild()
 }
 
-// naturalCompare orders strings with their digit runs compared as
-// numbers, so vm-2 comes before vm-10.
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// naturalCompare orders strings ignoring ASCII case, with their digit
+// runs compared as numbers, so vm-2 comes before vm-10.
 func naturalCompare(a, b string) int {
 	for a != "" && b != "" {
 		da, db := digits(a), digits(b)
@@ -168,8 +183,8 @@ func naturalCompare(a, b string) int {
 			a, b = a[da:], b[db:]
 			continue
 		}
-		if a[0] != b[0] {
-			return cmp.Compare(a[0], b[0])
+		if ca, cb := lower(a[0]), lower(b[0]); ca != cb {
+			return cmp.Compare(ca, cb)
 		}
 		a, b = a[1:], b[1:]
 	}

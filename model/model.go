@@ -88,6 +88,8 @@ type Model struct {
 	// Render cache: View re-renders only when Update changed something.
 	dirty bool
 	frame string
+	// helpCache holds rendered help lines by context and width.
+	helpCache map[string]string
 }
 
 // New returns the root model.
@@ -189,10 +191,12 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = msg.Width, msg.Height
+		m.helpCache = nil
 		m.layout()
 		return nil, true
 	case tea.BackgroundColorMsg:
 		m.theme = ui.NewTheme(msg.IsDark(), m.cfg.NoColor)
+		m.helpCache = nil
 		if t, ok := m.console.(interface{ SetTheme(*ui.Theme) }); ok {
 			t.SetTheme(m.theme)
 		}

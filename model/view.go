@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,7 @@ func (m *Model) render() string {
 		left := strings.Split(m.tableView(lw, bh, m.view == viewList), "\n")
 		right := strings.Split(m.rightView(rw, bh), "\n")
 		sep := t.Border.Render("│")
+		blankL, blankR := strings.Repeat(" ", lw), strings.Repeat(" ", rw)
 		for i := 0; i < bh; i++ {
 			if i > 0 {
 				b.WriteByte('\n')
@@ -80,23 +82,32 @@ func (m *Model) render() string {
 			if i < len(right) {
 				r = right[i]
 			}
-			b.WriteString(ui.Fit(l, lw))
+			if l == "" {
+				l = blankL
+			}
+			if r == "" {
+				r = blankR
+			} else if m.view == viewConsole {
+				r = ui.Fit(r, rw) // the console's lines are not measured
+			}
+			b.WriteString(l)
 			b.WriteString(sep)
-			b.WriteString(ui.Fit(r, rw))
+			b.WriteString(r)
 		}
 	} else {
-		var body string
-		if m.view == viewList {
-			body = m.tableView(w, bh, true)
-		} else {
-			body = m.guestView(w, bh)
+		switch m.view {
+		case viewList:
+			b.WriteString(m.tableView(w, bh, true))
+		case viewConsole:
+			b.WriteString(ui.Block(m.guestView(w, bh), w, bh))
+		default:
+			b.WriteString(m.guestView(w, bh))
 		}
-		b.WriteString(ui.Block(body, w, bh))
 	}
 	b.WriteByte('\n')
 	b.WriteString(m.statusLine())
 	b.WriteByte('\n')
-	b.WriteString(ui.HelpLine(t, m.contextKeys(), w))
+	b.WriteString(m.helpLine())
 	screen := b.String()
 	switch {
 	case m.confirm != nil:
@@ -247,4 +258,23 @@ func (m *Model) overlayView() string {
 	body := append([]string{""}, lines...)
 	body = append(body, "", t.Dim.Render("esc closes · ↑/↓ scroll"))
 	return ui.Modal(t, m.overlayTitle, body, m.w-4, m.h)
+}
+
+// helpLine is the short help of the focused context, cached per context
+// and width (it changes only with them and the theme).
+func (m *Model) helpLine() string {
+	k := m.contextKeys()
+	name := fmt.Sprintf("%T/%d/%v", k, m.w, m.cfg.ReadOnly)
+	if _, ok := k.(consoleKeys); ok {
+		return ui.HelpLine(m.theme, k, m.w)
+	}
+	if s, ok := m.helpCache[name]; ok {
+		return s
+	}
+	if m.helpCache == nil {
+		m.helpCache = map[string]string{}
+	}
+	s := ui.HelpLine(m.theme, k, m.w)
+	m.helpCache[name] = s
+	return s
 }

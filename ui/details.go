@@ -71,7 +71,8 @@ type DetailsData struct {
 	Offset   int
 }
 
-// DetailsLines renders every line of the details pane for width w.
+// DetailsLines renders every line of the details pane for width w; each
+// line is exactly w cells wide.
 func DetailsLines(t *Theme, d DetailsData, w int) []string {
 	g := d.Guest
 	lines := make([]string, 0, 64)
@@ -80,55 +81,55 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 		title = "pid " + strconv.Itoa(g.PID)
 	}
 	state := t.State(g.State).Render(string(g.State))
-	lines = append(lines, t.Title.Render(title)+"  "+state+"  "+t.Dim.Render(string(g.Owner)+" · pid "+strconv.Itoa(g.PID)+" · up "+Duration(g.Uptime(d.Now))))
-	if g.Reason != "" {
-		for i, l := range wrapWords(g.Reason, w-11, "") {
-			label := "           "
+	lines = append(lines, Fit(t.Title.Render(title)+"  "+state+"  "+t.Dim.Render(string(g.Owner)+" · pid "+strconv.Itoa(g.PID)+" · up "+Duration(g.Uptime(d.Now))), w))
+	wrapped := func(label, text string, tn Tone) {
+		for i, l := range wrapWords(text, w-11, "") {
+			lab := "           "
 			if i == 0 {
-				label = "  " + t.Label.Render("reason:  ")
+				lab = "  " + t.Label.Render(Fit(label, 9))
 			}
-			lines = append(lines, label+l)
+			lines = append(lines, lab+t.tone(tn, Fit(l, w-11)))
 		}
+	}
+	if g.Reason != "" {
+		wrapped("reason:", g.Reason, ToneNormal)
 	}
 	if d.Conn != "" {
-		for i, l := range wrapWords(d.Conn, w-11, "") {
-			label := "           "
-			if i == 0 {
-				label = "  " + t.Label.Render("monitor: ")
-			}
-			lines = append(lines, label+t.tone(d.ConnTone, l))
-		}
+		wrapped("monitor:", d.Conn, d.ConnTone)
 	}
-	labelW := 14
+	blank := strings.Repeat(" ", max(0, w))
+	const labelW = 14
+	valueW := w - labelW - 3
 	for _, s := range d.Sections {
 		if s.State == SectionIdle {
 			continue // nothing was asked: the monitor line says why
 		}
-		lines = append(lines, "", t.Section.Render(s.Title))
+		lines = append(lines, blank, t.Section.Render(Fit(s.Title, w)))
 		switch s.State {
 		case SectionLoading:
-			lines = append(lines, "  "+t.Loading.Render("loading…"))
+			lines = append(lines, "  "+t.Loading.Render(Fit("loading…", w-2)))
 			continue
 		case SectionFailed:
-			lines = append(lines, "  "+t.Error.Render("error: ")+s.Err)
+			lines = append(lines, "  "+t.Error.Render(Fit("error: "+s.Err, w-2)))
 			continue
 		}
 		if len(s.Rows) == 0 {
-			lines = append(lines, "  "+t.Dim.Render("none"))
+			lines = append(lines, "  "+t.Dim.Render(Fit("none", w-2)))
 		}
 		for _, r := range s.Rows {
 			if r.Label == "" {
-				lines = append(lines, "  "+t.tone(r.Tone, r.Value))
+				lines = append(lines, "  "+t.tone(r.Tone, Fit(r.Value, w-2)))
 				continue
 			}
-			lines = append(lines, "  "+t.Label.Render(Fit(r.Label, labelW))+" "+t.tone(r.Tone, r.Value))
+			if valueW < 8 {
+				lines = append(lines, "  "+t.tone(r.Tone, Fit(r.Label+" "+r.Value, w-2)))
+				continue
+			}
+			lines = append(lines, "  "+t.pLabel.Render(Fit(r.Label, labelW))+" "+t.tone(r.Tone, Fit(r.Value, valueW)))
 		}
 		if s.Err != "" {
-			lines = append(lines, "  "+t.Warn.Render(s.Err))
+			lines = append(lines, "  "+t.Warn.Render(Fit(s.Err, w-2)))
 		}
-	}
-	for i, l := range lines {
-		lines[i] = Fit(l, w)
 	}
 	return lines
 }
@@ -144,7 +145,7 @@ func orDash(s string) string {
 func Details(t *Theme, d DetailsData, w, h int) string {
 	lines := DetailsLines(t, d, w)
 	off := clampOffset(d.Offset, len(lines), h)
-	return Lines(lines[off:], w, h)
+	return Stack(lines[off:], w, h)
 }
 
 func clampOffset(off, n, h int) int {
@@ -180,18 +181,21 @@ func Summary(t *Theme, g discover.Guest, now time.Time, hint string, w, h int) s
 	if g.UUID != "" {
 		rows = append(rows, Row{"uuid", g.UUID, ToneNormal})
 	}
-	lines := []string{t.Title.Render(orDash(g.Name)) + "  " + t.State(g.State).Render(string(g.State)), ""}
+	blank := strings.Repeat(" ", max(0, w))
+	lines := []string{Fit(t.Title.Render(orDash(g.Name))+"  "+t.State(g.State).Render(string(g.State)), w), blank}
 	for _, r := range rows {
-		lines = append(lines, "  "+t.Label.Render(Fit(r.Label, 9))+" "+r.Value)
+		lines = append(lines, "  "+t.pLabel.Render(Fit(r.Label, 9))+" "+Fit(r.Value, w-12))
 	}
 	if len(g.Cmdline) > 0 {
-		lines = append(lines, "", t.Section.Render("command line"))
-		lines = append(lines, wrapWords(strings.Join(g.Cmdline, " "), w-2, "  ")...)
+		lines = append(lines, blank, t.Section.Render(Fit("command line", w)))
+		for _, l := range wrapWords(strings.Join(g.Cmdline, " "), w-2, "  ") {
+			lines = append(lines, Fit(l, w))
+		}
 	}
 	if hint != "" {
-		lines = append(lines, "", t.Dim.Render(hint))
+		lines = append(lines, blank, t.pDim.Render(Fit(hint, w)))
 	}
-	return Lines(lines, w, h)
+	return Stack(lines, w, h)
 }
 
 // wrapWords breaks s at spaces into lines of at most w cells.

@@ -78,24 +78,32 @@ func Events(t *Theme, d EventsData, w, h int) string {
 		return Lines(lines, w, h)
 	}
 	nameW := 22
+	rest := w - 12 - 1 - nameW - 1
 	for i, ev := range d.Window {
 		if i >= EventsRows(h) {
 			break
 		}
 		ts := ev.Time.Format("15:04:05.000")
 		name := Fit(ev.Name, nameW)
-		rest := w - len(ts) - 1 - nameW - 1
-		sum := Fit(ev.Summary, max(0, rest))
+		if rest < 8 { // too narrow for the data: time and name only
+			line := Fit(ts+" "+ev.Name, w)
+			if i == d.Selected {
+				line = t.pSelected.Render(line)
+			}
+			lines = append(lines, line)
+			continue
+		}
+		sum := Fit(ev.Summary, rest)
 		if i == d.Selected {
-			line := Fit(ts+" "+name+" "+sum, w)
+			line := ts + " " + name + " " + sum
 			if d.Focused {
-				lines = append(lines, t.Selected.Render(line))
+				lines = append(lines, t.pSelected.Render(line))
 			} else {
-				lines = append(lines, t.SelectedBlur.Render(line))
+				lines = append(lines, t.pSelectedBlur.Render(line))
 			}
 			continue
 		}
-		lines = append(lines, t.Time.Render(ts)+" "+t.Kind(KindOf(ev.Name)).Render(name)+" "+t.Dim.Render(sum))
+		lines = append(lines, t.pTime.Render(ts)+" "+t.pKinds[KindOf(ev.Name)].Render(name)+" "+t.pDim.Render(sum))
 	}
-	return Lines(lines, w, h)
+	return Stack(lines, w, h)
 }

@@ -65,7 +65,7 @@ func Fit(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	sw := ansi.StringWidth(s)
+	sw := Width(s)
 	if sw > w {
 		return ansi.Truncate(s, w, "…")
 	}
@@ -77,7 +77,7 @@ func FitRight(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	sw := ansi.StringWidth(s)
+	sw := Width(s)
 	if sw > w {
 		return ansi.Truncate(s, w, "…")
 	}
@@ -111,4 +111,45 @@ func Block(s string, w, h int) string {
 // Lines is Block for a slice of lines.
 func Lines(lines []string, w, h int) string {
 	return Block(strings.Join(lines, "\n"), w, h)
+}
+
+// Width is the number of cells s takes, ANSI sequences excluded. Plain
+// ASCII, by far the most common case, is measured without grapheme
+// segmentation.
+func Width(s string) int {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || c < 0x20 {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
+}
+
+// Stack joins lines that are already exactly w cells wide into a block of
+// h lines: extra lines are dropped, missing ones are blank. It measures
+// nothing, so it is cheap; use Lines for lines of any width.
+func Stack(lines []string, w, h int) string {
+	if h <= 0 || w <= 0 {
+		return ""
+	}
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	var b strings.Builder
+	n := 0
+	for _, l := range lines {
+		n += len(l) + 1
+	}
+	b.Grow(n + (h-len(lines))*(w+1))
+	for i := 0; i < h; i++ {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if i < len(lines) {
+			b.WriteString(lines[i])
+		} else {
+			b.WriteString(strings.Repeat(" ", w))
+		}
+	}
+	return b.String()
 }

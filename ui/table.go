@@ -162,6 +162,8 @@ func guestRow(t *Theme, d Table, idx int, cols []colSpec, reasonW, w int) string
 	g := &d.Guests[idx]
 	selected := idx == d.Selected
 	var b strings.Builder
+	b.Grow(w + 32)
+	used := 0
 	for _, c := range cols {
 		var v string
 		switch c.c {
@@ -220,20 +222,28 @@ func guestRow(t *Theme, d Table, idx int, cols []colSpec, reasonW, w int) string
 			v = Fit(v, c.w)
 		}
 		if c.c == ColState && !selected {
-			v = t.State(g.State).Render(v)
+			v = t.statePaint(g.State).Render(v)
 		}
 		b.WriteString(v)
 		b.WriteByte(' ')
+		used += c.w + 1
 	}
 	if reasonW >= 6 {
 		b.WriteString(Fit(g.Reason, reasonW))
+		used += reasonW
 	}
-	line := Fit(b.String(), w)
+	if used < w {
+		b.WriteString(strings.Repeat(" ", w-used))
+	}
+	line := b.String()
+	if used > w {
+		line = Fit(line, w)
+	}
 	if selected {
 		if d.Focused {
-			return t.Selected.Render(line)
+			return t.pSelected.Render(line)
 		}
-		return t.SelectedBlur.Render(line)
+		return t.pSelectedBlur.Render(line)
 	}
 	return line
 }

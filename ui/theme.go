@@ -46,6 +46,12 @@ type Theme struct {
 	states map[discover.State]lipgloss.Style
 	kinds  map[EventKind]lipgloss.Style
 	Help   help.Styles
+
+	// Paints of the styles used once per row.
+	pStates                      map[discover.State]Paint
+	pKinds                       map[EventKind]Paint
+	pSelected, pSelectedBlur     Paint
+	pTime, pDim, pLabel, pHeader Paint
 }
 
 // NoColorSet reports whether the NO_COLOR convention asks for no colour:
@@ -138,6 +144,16 @@ func NewTheme(dark, noColor bool) *Theme {
 		KindMigration: fg(s(), magenta),
 		KindOther:     s(),
 	}
+	t.pStates = map[discover.State]Paint{}
+	for k, v := range t.states {
+		t.pStates[k] = PaintOf(v)
+	}
+	t.pKinds = map[EventKind]Paint{}
+	for k, v := range t.kinds {
+		t.pKinds[k] = PaintOf(v)
+	}
+	t.pSelected, t.pSelectedBlur = PaintOf(t.Selected), PaintOf(t.SelectedBlur)
+	t.pTime, t.pDim, t.pLabel, t.pHeader = PaintOf(t.Time), PaintOf(t.Dim), PaintOf(t.Label), PaintOf(t.Header)
 	t.Help = help.Styles{
 		Ellipsis:       t.Dim,
 		ShortKey:       fg(s().Bold(true), accent),
@@ -191,3 +207,35 @@ func KindOf(name string) EventKind {
 
 // Kind is the style of an event of kind k.
 func (t *Theme) Kind(k EventKind) lipgloss.Style { return t.kinds[k] }
+
+func (t *Theme) statePaint(st discover.State) Paint {
+	if p, ok := t.pStates[st]; ok {
+		return p
+	}
+	return t.pStates[discover.StateUnknown]
+}
+
+// Paint is a style reduced to the escape sequences around its text, for
+// the hot paths (a row per guest, a line per event): wrapping a string in
+// two precomputed sequences costs a concatenation, where Style.Render
+// parses and measures the string. Only for styles without width,
+// padding, margins or borders.
+type Paint struct{ pre, post string }
+
+// PaintOf reduces st to a Paint.
+func PaintOf(st lipgloss.Style) Paint {
+	out := st.Render("X")
+	i := strings.IndexByte(out, 'X')
+	if i < 0 {
+		return Paint{}
+	}
+	return Paint{pre: out[:i], post: out[i+1:]}
+}
+
+// Render wraps s in the paint's sequences.
+func (p Paint) Render(s string) string {
+	if p.pre == "" && p.post == "" {
+		return s
+	}
+	return p.pre + s + p.post
+}
