@@ -199,3 +199,19 @@ func TestConnectByNameThroughLibvirtJournaled(t *testing.T) {
 		t.Errorf("journaled %v; want stop and the forced object-add only (reads and refusals are not)", cmds)
 	}
 }
+
+// A remote daemon's connection is kept between scans (and redialled in the
+// background) until Close; while it is unreachable every scan says so.
+func TestLibvirtSourceRemoteKeepsRoute(t *testing.T) {
+	ctx := libvirtCtx(t)
+	src := &discover.LibvirtSource{URI: "qemu+tcp://127.0.0.1:1/system"} // nothing listens on port 1
+	for i := 0; i < 2; i++ {
+		if gs, err := src.Scan(ctx); gs != nil || !errors.Is(err, virt.ErrUnreachable) {
+			t.Fatalf("scan %d: %v, %v; want ErrUnreachable", i, gs, err)
+		}
+	}
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// goleak (TestMain) checks that Close stopped the redialling.
+}
