@@ -116,7 +116,7 @@ func env(extra ...string) []string {
 	return append(e, extra...)
 }
 
-func needBinary(t *testing.T) {
+func needBinary(t testing.TB) {
 	t.Helper()
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -131,14 +131,14 @@ func needBinary(t *testing.T) {
 
 // term is one tmux server running qscope in one window.
 type term struct {
-	t      *testing.T
+	t      testing.TB
 	socket string
 }
 
 var sessions int
 
 // start runs qscope (through the helper) in a new tmux server of w×h.
-func start(t *testing.T, w, h int, extraEnv []string, args ...string) *term {
+func start(t testing.TB, w, h int, extraEnv []string, args ...string) *term {
 	t.Helper()
 	needBinary(t)
 	sessions++
@@ -162,7 +162,7 @@ func start(t *testing.T, w, h int, extraEnv []string, args ...string) *term {
 		if t.Failed() {
 			t.Logf("last screen:\n%s", tm.capture())
 		}
-		exec.Command("tmux", "-L", tm.socket, "kill-server").Run()
+		tm.close()
 	})
 	tm.tmux("set-option", "-g", "window-size", "manual")
 	return tm
@@ -246,4 +246,11 @@ var _ = bytes.Contains
 
 func contextTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(t.Context(), d)
+}
+
+// close kills the tmux server (and so qscope and its wrapper).
+func (tm *term) close() {
+	cmd := exec.Command("tmux", "-L", tm.socket, "kill-server")
+	cmd.Env = env()
+	_ = cmd.Run()
 }
