@@ -353,7 +353,7 @@ func TestDomainDestroyedMidCall(t *testing.T) {
 }
 
 func TestLibvirtdRestart(t *testing.T) {
-	virttest.RequireExclusive(t)
+	virttest.RequireRestartable(t)
 	l := virttest.Conn(t)
 	d := virttest.StartDomain(t, l, "restart")
 	r := dialRoute(t, Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})

@@ -208,6 +208,22 @@ func Lock(t testing.TB, excl bool) {
 	t.Cleanup(func() { f.Close() })
 }
 
+// RequireRestartable is RequireExclusive for a test that restarts the
+// daemon: it also needs the daemon to have been started the way
+// scripts/setup starts it (`libvirtd -d`, pid in /run/libvirtd.pid), not by
+// a service manager that would restart it on its own.
+func RequireRestartable(t testing.TB) {
+	t.Helper()
+	require(t)
+	if _, err := os.Stat("/run/libvirtd.pid"); err != nil {
+		if os.Getenv("QSCOPE_REQUIRE_LIBVIRT") == "1" {
+			t.Fatalf("libvirtd was not started by scripts/setup (no /run/libvirtd.pid): %v", err)
+		}
+		t.Skipf("libvirtd was not started by scripts/setup (no /run/libvirtd.pid), so this test will not restart it")
+	}
+	Lock(t, true)
+}
+
 // RestartLibvirtd kills libvirtd (SIGKILL to the pid in /run/libvirtd.pid,
 // as a crash would: a SIGTERM'd daemon waits for its calls in flight,
 // which a test may hold pending on purpose) and waits for it to exit;
