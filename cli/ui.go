@@ -85,6 +85,7 @@ func runUI(ctx context.Context, o *Options) error {
 	}
 	if j != nil {
 		cfg.Kill = func(ctx context.Context, g discover.Guest) error { return killGuest(ctx, j, g) }
+		cfg.Force = libvirtForceHook(o, j)
 	}
 	cfg.StartDemo = startDemo
 

@@ -346,3 +346,18 @@ func TestNoColorHasNoColourSequences(t *testing.T) {
 }
 
 var _ tea.Model = (*Model)(nil)
+
+func TestLibvirtTaintsShown(t *testing.T) {
+	m := newTest(t, Config{Connect: failingConnect(qmp.ErrBusy)})
+	m.Update(sizeMsg(80, 24))
+	g := testGuest("managed", 9, "running")
+	g.Owner, g.Domain, g.Taints = discover.OwnerLibvirt, "managed-dom", []string{"custom-monitor"}
+	m.Update(added(g))
+	press(m, "enter")
+	s := screen(t, m)
+	for _, want := range []string{"libvirt", "managed-dom", "custom-monitor"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("libvirt guest details lack %q:\n%s", want, s)
+		}
+	}
+}

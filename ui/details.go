@@ -100,6 +100,15 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 	blank := strings.Repeat(" ", max(0, w))
 	const labelW = 14
 	valueW := w - labelW - 3
+	if g.Owner == discover.OwnerLibvirt {
+		lines = append(lines, blank, t.Section.Render(Fit("libvirt", w)))
+		lines = append(lines, "  "+t.pLabel.Render(Fit("domain", labelW))+" "+Fit(orDash(g.Domain), max(0, valueW)))
+		taints, tone := "none", ToneOK
+		if len(g.Taints) > 0 {
+			taints, tone = strings.Join(g.Taints, ", "), ToneWarn
+		}
+		lines = append(lines, "  "+t.pLabel.Render(Fit("taints", labelW))+" "+t.tone(tone, Fit(taints, max(0, valueW))))
+	}
 	for _, s := range d.Sections {
 		if s.State == SectionIdle {
 			continue // nothing was asked: the monitor line says why
@@ -177,6 +186,9 @@ func Summary(t *Theme, g discover.Guest, now time.Time, hint string, w, h int) s
 	}
 	if g.Domain != "" {
 		rows = append(rows, Row{"domain", g.Domain, ToneNormal})
+	}
+	if len(g.Taints) > 0 {
+		rows = append(rows, Row{"taints", strings.Join(g.Taints, ", "), ToneWarn})
 	}
 	if g.UUID != "" {
 		rows = append(rows, Row{"uuid", g.UUID, ToneNormal})
