@@ -67,7 +67,10 @@ func Fit(s string, w int) string {
 	}
 	sw := Width(s)
 	if sw > w {
-		return ansi.Truncate(s, w, "…")
+		s = ansi.Truncate(s, w, "…")
+		if sw = ansi.StringWidth(s); sw == w {
+			return s
+		}
 	}
 	return s + strings.Repeat(" ", w-sw)
 }
@@ -79,7 +82,10 @@ func FitRight(s string, w int) string {
 	}
 	sw := Width(s)
 	if sw > w {
-		return ansi.Truncate(s, w, "…")
+		s = ansi.Truncate(s, w, "…")
+		if sw = ansi.StringWidth(s); sw == w {
+			return s
+		}
 	}
 	return strings.Repeat(" ", w-sw) + s
 }

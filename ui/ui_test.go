@@ -1,0 +1,71 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/qscope/qscope/discover"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestFitAndWidth(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		w    int
+		want string
+	}{
+		{"abc", 5, "abc  "},
+		{"abcdef", 4, "abc…"},
+		{"日本語", 4, "日… "},
+		{"\x1b[1mbold\x1b[m", 6, "\x1b[1mbold\x1b[m  "},
+	} {
+		got := Fit(tc.in, tc.w)
+		if ansi.StringWidth(got) != tc.w {
+			t.Errorf("Fit(%q, %d) is %d cells wide", tc.in, tc.w, ansi.StringWidth(got))
+		}
+		if ansi.Strip(got) != ansi.Strip(tc.want) {
+			t.Errorf("Fit(%q, %d) = %q, want %q", tc.in, tc.w, got, tc.want)
+		}
+		if Width(tc.in) != ansi.StringWidth(tc.in) {
+			t.Errorf("Width(%q) = %d, ansi says %d", tc.in, Width(tc.in), ansi.StringWidth(tc.in))
+		}
+	}
+}
+
+func TestPaintMatchesStyle(t *testing.T) {
+	th := NewTheme(true, false)
+	for _, st := range []string{"running", "stopped", "busy"} {
+		s := th.State(discoverState(st))
+		if got, want := th.statePaint(discoverState(st)).Render("word"), s.Render("word"); got != want {
+			t.Errorf("paint of %s: %q, style renders %q", st, got, want)
+		}
+	}
+	if PaintOf(NewTheme(true, true).Dim).Render("x") == "" {
+		t.Error("paint lost the text")
+	}
+}
+
+func TestOverlayKeepsTheBase(t *testing.T) {
+	base := strings.Join([]string{"aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"}, "\n")
+	got := Overlay(base, "XX\nYY", 10, 3)
+	want := "aaaaXXaaaa\nbbbbYYbbbb\ncccccccccc"
+	if got != want {
+		t.Errorf("Overlay:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	for name, want := range map[string]EventKind{
+		"STOP": KindLifecycle, "GUEST_PANICKED": KindError, "JOB_STATUS_CHANGE": KindJob,
+		"BLOCK_JOB_READY": KindJob, "DEVICE_DELETED": KindDevice, "MIGRATION_PASS": KindMigration, "RTC_CHANGE": KindOther,
+	} {
+		if got := KindOf(name); got != want {
+			t.Errorf("KindOf(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func discoverState(s string) discover.State { return discover.State(s) }
