@@ -11,10 +11,10 @@ import (
 )
 
 type eventEntry struct {
-	seq   uint64
-	ev    ui.Event
-	raw   json.RawMessage
-	lower string // the name in lower case, for the filter
+	seq  uint64
+	ev   ui.Event
+	raw  json.RawMessage
+	name int // index of the name in eventsState.names
 }
 
 // ring is a bounded buffer of events addressed by sequence number: the
@@ -56,6 +56,9 @@ type eventsState struct {
 	shown       []uint64 // seqs passing the filter, ascending
 	filter      string
 	lowerFilter string
+	names       []string       // distinct event names, lower case
+	nameIDs     map[string]int // name → index in names
+	match       []bool         // names[i] passes the filter
 	typing      bool
 	follow      bool
 	paused      bool
@@ -71,15 +74,29 @@ func (e *eventsState) reset(size int) {
 	*e = eventsState{ring: newRing(size), follow: true, rows: e.rows}
 }
 
-func (e *eventsState) matches(lowerName string) bool {
-	return e.filter == "" || strings.Contains(lowerName, e.lowerFilter)
+// nameID interns an event name: a guest sends few distinct names, so the
+// filter is matched once per name, not once per event.
+func (e *eventsState) nameID(name string) int {
+	if id, ok := e.nameIDs[name]; ok {
+		return id
+	}
+	if e.nameIDs == nil {
+		e.nameIDs = map[string]int{}
+	}
+	id := len(e.names)
+	e.nameIDs[name] = id
+	e.names = append(e.names, strings.ToLower(name))
+	e.match = append(e.match, e.filter == "" || strings.Contains(e.names[id], e.lowerFilter))
+	return id
 }
+
+func (e *eventsState) matches(id int) bool { return e.match[id] }
 
 func (e *eventsState) add(evs []qmp.Event) {
 	for _, ev := range evs {
-		ent := eventEntry{ev: ui.Event{Time: ev.Time(), Name: ev.Name, Summary: compactJSON(ev.Data)}, raw: ev.Data, lower: strings.ToLower(ev.Name)}
+		ent := eventEntry{ev: ui.Event{Time: ev.Time(), Name: ev.Name, Summary: compactJSON(ev.Data)}, raw: ev.Data, name: e.nameID(ev.Name)}
 		e.ring.push(ent)
-		if e.matches(ent.lower) {
+		if e.matches(ent.name) {
 			e.shown = append(e.shown, e.ring.next-1)
 		}
 	}
@@ -97,9 +114,12 @@ func (e *eventsState) trim() {
 
 func (e *eventsState) refilter() {
 	e.lowerFilter = strings.ToLower(e.filter)
+	for i, n := range e.names {
+		e.match[i] = e.filter == "" || strings.Contains(n, e.lowerFilter)
+	}
 	e.shown = e.shown[:0]
 	for seq := e.ring.first(); seq < e.ring.next; seq++ {
-		if ent := e.ring.get(seq); e.matches(ent.lower) {
+		if ent := e.ring.get(seq); e.matches(ent.name) {
 			e.shown = append(e.shown, seq)
 		}
 	}

@@ -65,8 +65,11 @@ func Fit(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	sw := Width(s)
+	sw, plain := width(s)
 	if sw > w {
+		if plain {
+			return s[:w-1] + "…"
+		}
 		s = ansi.Truncate(s, w, "…")
 		if sw = ansi.StringWidth(s); sw == w {
 			return s
@@ -80,8 +83,11 @@ func FitRight(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	sw := Width(s)
+	sw, plain := width(s)
 	if sw > w {
+		if plain {
+			return s[:w-1] + "…"
+		}
 		s = ansi.Truncate(s, w, "…")
 		if sw = ansi.StringWidth(s); sw == w {
 			return s
@@ -123,12 +129,19 @@ func Lines(lines []string, w, h int) string {
 // ASCII, by far the most common case, is measured without grapheme
 // segmentation.
 func Width(s string) int {
+	n, _ := width(s)
+	return n
+}
+
+// width measures s and reports whether it is printable ASCII, where
+// bytes and cells are the same.
+func width(s string) (int, bool) {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 || c < 0x20 {
-			return ansi.StringWidth(s)
+		if c := s[i]; c >= 0x7f || c < 0x20 {
+			return ansi.StringWidth(s), false
 		}
 	}
-	return len(s)
+	return len(s), true
 }
 
 // Stack joins lines that are already exactly w cells wide into a block of
