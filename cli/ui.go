@@ -48,6 +48,9 @@ func isTerminal(w any) bool {
 // runUI runs the terminal UI until the user quits or ctx ends. The
 // monitor held for an open guest is released before it returns.
 func runUI(ctx context.Context, o *Options) error {
+	// Discovery and every command of the model end with the UI.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cfg := model.Config{
 		Context:  ctx,
 		ReadOnly: o.ReadOnly,
