@@ -59,7 +59,8 @@ func TestListJSONAndTable(t *testing.T) {
 	defer stopped.Signal(syscall.SIGCONT)
 	ctx := context.Background()
 
-	code, out, errs := runCLI(t, ctx, "list", "--json", "--connect", "none")
+	// A generous probe timeout: the machine may be loaded.
+	code, out, errs := runCLI(t, ctx, "list", "--json", "--connect", "none", "--probe-timeout", "5s")
 	if code != 0 {
 		t.Fatalf("list --json exited %d: %s", code, errs)
 	}
@@ -94,7 +95,7 @@ func TestListJSONAndTable(t *testing.T) {
 		t.Errorf("SIGSTOPped guest is %v", stop["state"])
 	}
 
-	code, out, errs = runCLI(t, ctx, "list", "--connect", "none")
+	code, out, errs = runCLI(t, ctx, "list", "--connect", "none", "--probe-timeout", "5s")
 	if code != 0 {
 		t.Fatalf("list exited %d: %s", code, errs)
 	}
@@ -118,7 +119,7 @@ func TestListJSONAndTable(t *testing.T) {
 
 	// printList is what the UI falls back to without a terminal.
 	var buf bytes.Buffer
-	o := &Options{LibvirtURI: "none", ProbeTimeout: 300 * time.Millisecond, Stdout: &buf, Stderr: &buf}
+	o := &Options{LibvirtURI: "none", ProbeTimeout: 5 * time.Second, Stdout: &buf, Stderr: &buf}
 	if err := printList(ctx, o, &buf, false); err != nil || !strings.Contains(buf.String(), name) {
 		t.Errorf("printList: %v\n%s", err, buf.String())
 	}

@@ -58,11 +58,15 @@ func (o *onlyPIDs) Scan(ctx context.Context) ([]Guest, error) {
 	return out, err
 }
 
+const testProbeTimeout = 5 * time.Second
+
 // scannerFor is a Scanner over the real /proc that sees only pids.
 func scannerFor(root string, pids ...int) (*Scanner, *onlyPIDs) {
 	f := &onlyPIDs{Source: &ProcSource{Root: root}}
 	f.add(pids...)
-	return &Scanner{Root: root, Sources: []Source{f}}, f
+	// A generous probe timeout: these tests check what a scan reports,
+	// not how fast, and the machine they run on may be loaded.
+	return &Scanner{Root: root, Sources: []Source{f}, ProbeTimeout: testProbeTimeout}, f
 }
 
 func find(t *testing.T, gs []Guest, pid int) Guest {
@@ -195,6 +199,8 @@ func TestBusyAndSeveralMonitors(t *testing.T) {
 		defer c.Close()
 	}
 	s, _ := scannerFor("", one.PID, two.PID)
+	// A held monitor costs a whole probe timeout: keep it short enough.
+	s.ProbeTimeout = 2 * time.Second
 	gs, err := s.List(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -355,7 +361,7 @@ func TestWatch(t *testing.T) {
 			f.add(bInst.PID)
 			step++
 		case 1:
-			if hasChange(changes, Added, bInst.PID, StateRunning) {
+			if hasChange(changes, Added, bInst.PID, StateRunning) || hasChange(changes, Updated, bInst.PID, StateRunning) {
 				a.Kill()
 				a.Wait()
 				step++
@@ -488,7 +494,7 @@ func TestLibvirtStatusFile(t *testing.T) {
 	}
 	procs := &onlyPIDs{Source: &ProcSource{Root: root}}
 	procs.add(inst.PID)
-	s := &Scanner{Root: root, Sources: []Source{procs, src}}
+	s := &Scanner{Root: root, Sources: []Source{procs, src}, ProbeTimeout: testProbeTimeout}
 	gs, err := s.List(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -507,7 +513,7 @@ func TestLibvirtStatusFile(t *testing.T) {
 func TestDefaultScannerSeesEverything(t *testing.T) {
 	b := qemutest.Binaries(t)[0]
 	inst := startReady(t, b, small(qemutest.Options{Name: "zero-scanner-guest"}))
-	var s Scanner
+	s := Scanner{ProbeTimeout: 2 * time.Second}
 	gs, err := s.List(context.Background())
 	if err != nil {
 		t.Fatal(err)
