@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -63,6 +64,7 @@ func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
 type Client struct {
 	conn     net.Conn
 	fr       *framer // used only by the holder of rtoken
+	peek     *peeker // nil when conn has no descriptor (net.Pipe)
 	opts     options
 	greeting Greeting
 	oob      bool
@@ -80,13 +82,13 @@ type Client struct {
 
 	mu          sync.Mutex
 	pending     map[uint64]chan reply
-	waiters     int  // calls waiting for a reply
-	pumpReading bool // the idle reader is inside a read
+	waiters     int    // calls waiting for a reply
+	calls       uint64 // calls started
+	pumpReading bool   // the idle reader is inside a read
 	err         error
 	closing     bool
 
-	idle     chan struct{} // signalled when waiters drops to zero
-	tmu      sync.Mutex    // transcript writes
+	tmu      sync.Mutex // transcript writes
 	done     chan struct{}
 	pumpDone chan struct{}
 	orphaned atomic.Uint64
@@ -106,8 +108,7 @@ func Dial(ctx context.Context, network, address string, opts ...Option) (*Client
 	default:
 		return nil, fmt.Errorf("qmp: %w: network %q (want unix or tcp)", ErrInvalid, network)
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, address)
+	conn, err := dialConn(ctx, network, address)
 	if err != nil {
 		return nil, fmt.Errorf("qmp: connecting to %s: %w", address, err)
 	}
@@ -116,6 +117,29 @@ func Dial(ctx context.Context, network, address string, opts ...Option) (*Client
 		return nil, fmt.Errorf("qmp: %s: %w", address, err)
 	}
 	return c, nil
+}
+
+// dialConn connects. A unix socket whose listen backlog is full refuses
+// with EAGAIN: QEMU is busy with another client and has not yet taken the
+// ones queued behind it. That is retried until ctx ends, then reported as
+// ErrBusy.
+func dialConn(ctx context.Context, network, address string) (net.Conn, error) {
+	var d net.Dialer
+	backoff := time.Millisecond
+	for {
+		conn, err := d.DialContext(ctx, network, address)
+		if err == nil || !errors.Is(err, syscall.EAGAIN) {
+			return conn, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w: listen backlog full (%w)", ErrBusy, ctx.Err())
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 50*time.Millisecond)
+	}
 }
 
 // NewClient runs the QMP handshake on an established connection (one end
@@ -137,7 +161,6 @@ func newConn(conn net.Conn, opts []Option) *Client {
 		wtoken:   make(chan struct{}, 1),
 		rtoken:   make(chan struct{}, 1),
 		pending:  make(map[uint64]chan reply),
-		idle:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		pumpDone: make(chan struct{}),
 	}
@@ -156,6 +179,7 @@ func newClient(ctx context.Context, conn net.Conn, opts []Option) (*Client, erro
 		return nil, err
 	}
 	c.greeting = g
+	c.peek = newPeeker(conn)
 	go c.pump()
 
 	var caps struct {
@@ -239,23 +263,40 @@ func (c *Client) record(dir string, msg []byte) {
 // pump reads while no call is waiting.
 func (c *Client) pump() {
 	defer close(c.pumpDone)
+	var seen uint64 // calls started, as of the last look
+	ready := false  // the peeker saw data that no call can have read since
 	for {
+		gen, ok := c.waitIdle(seen)
+		if !ok {
+			return
+		}
+		if gen != seen {
+			seen, ready = gen, false // calls ran: they may have read it
+		}
 		select {
 		case c.rtoken <- struct{}{}:
 		case <-c.done:
 			return
 		}
 		c.mu.Lock()
-		if c.waiters > 0 {
+		if c.waiters > 0 || c.calls != seen {
 			c.mu.Unlock()
 			<-c.rtoken
-			select {
-			case <-c.idle:
-			case <-c.done:
-				return
-			}
 			continue
 		}
+		if c.peek != nil && !ready && !c.fr.buffered() {
+			// Wait for data without holding the read token, so that a
+			// call arriving meanwhile reads at once.
+			c.mu.Unlock()
+			<-c.rtoken
+			if err := c.peek.wait(); err != nil {
+				c.finish(err)
+				return
+			}
+			ready = true
+			continue
+		}
+		ready = false
 		c.conn.SetReadDeadline(time.Time{})
 		c.pumpReading = true
 		c.mu.Unlock()
@@ -274,6 +315,48 @@ func (c *Client) pump() {
 			return
 		}
 		<-c.rtoken
+	}
+}
+
+// pumpQuiet is how long the pump lets the connection rest after calls
+// before it watches it again: calls in a row then never wake it (each
+// wake-up costs a thread switch), and an event that comes right after
+// calls, while none is reading, waits at most this long.
+const pumpQuiet = 5 * time.Millisecond
+
+// waitIdle waits until no call is waiting and none has started for
+// pumpQuiet since seen calls had started. It returns the number of calls
+// started; ok is false once the client is finished.
+func (c *Client) waitIdle(seen uint64) (gen uint64, ok bool) {
+	var quiet *time.Timer
+	defer func() {
+		if quiet != nil {
+			quiet.Stop()
+		}
+	}()
+	for {
+		c.mu.Lock()
+		w, g := c.waiters, c.calls
+		c.mu.Unlock()
+		if w == 0 && g == seen {
+			select {
+			case <-c.done:
+				return g, false
+			default:
+				return g, true
+			}
+		}
+		seen = g
+		if quiet == nil {
+			quiet = time.NewTimer(pumpQuiet)
+		} else {
+			quiet.Reset(pumpQuiet)
+		}
+		select {
+		case <-quiet.C:
+		case <-c.done:
+			return g, false
+		}
 	}
 }
 
@@ -382,6 +465,9 @@ func (c *Client) finish(readErr error) {
 	close(c.done)
 	c.mu.Unlock()
 	c.conn.Close()
+	if c.peek != nil {
+		c.peek.close()
+	}
 	c.events.Close(cause)
 }
 
@@ -569,6 +655,7 @@ func (c *Client) roundTrip(ctx context.Context, kind, command string, args any, 
 	}
 	c.pending[id] = ch
 	c.waiters++
+	c.calls++
 	if c.pumpReading {
 		c.conn.SetReadDeadline(aLongTimeAgo) // make the pump hand over the reading
 	}
@@ -614,12 +701,6 @@ func result(command string, r reply) (json.RawMessage, error) {
 func (c *Client) stopWaiting() {
 	c.mu.Lock()
 	c.waiters--
-	if c.waiters == 0 {
-		select {
-		case c.idle <- struct{}{}:
-		default:
-		}
-	}
 	c.mu.Unlock()
 }
 

@@ -56,6 +56,9 @@ func (f *framer) next() ([]byte, error) {
 	}
 }
 
+// buffered reports whether bytes read are still to be scanned.
+func (f *framer) buffered() bool { return f.scan < f.end || f.err != nil }
+
 // makeRoom moves the unfinished message to the front of the buffer, and
 // grows (or, after a huge message, shrinks) the buffer.
 func (f *framer) makeRoom() {

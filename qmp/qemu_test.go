@@ -518,3 +518,38 @@ func TestQEMUQuit(t *testing.T) {
 		}
 	})
 }
+
+// Events reach an idle client: no call of its own is reading, so its pump
+// must notice them.
+func TestQEMUEventsWhileIdle(t *testing.T) {
+	forEachQEMU(t, func(t *testing.T, b qemutest.Binary) {
+		inst := qemutest.Start(t, b, qemutest.Options{Monitors: []qemutest.MonitorStyle{qemutest.MonitorFD, qemutest.MonitorQMPPretty}})
+		idle := dial(t, inst.Monitors[0])
+		other := dial(t, inst.Monitors[1])
+		sub := idle.Subscribe("STOP", "RESUME")
+		defer sub.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for i := range 5 {
+			if err := other.Execute(ctx, "stop", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if ev, err := sub.Next(ctx); err != nil || ev.Name != "STOP" {
+				t.Fatalf("round %d: %v %v, want STOP", i, ev.Name, err)
+			}
+			if err := other.Execute(ctx, "cont", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if ev, err := sub.Next(ctx); err != nil || ev.Name != "RESUME" {
+				t.Fatalf("round %d: %v %v, want RESUME", i, ev.Name, err)
+			}
+		}
+		// The idle client still answers, and saw nothing else.
+		if s := status(t, ctx, idle); s != "running" {
+			t.Errorf("status %q", s)
+		}
+		if idle.Orphaned() != 0 {
+			t.Errorf("%d orphaned replies", idle.Orphaned())
+		}
+	})
+}
