@@ -156,6 +156,9 @@ func (m *Model) detailsData() ui.DetailsData {
 		d.Conn, d.ConnTone = "connecting…", ui.ToneDim
 	case sessOpen:
 		d.Conn, d.ConnTone = "open; qscope holds it until esc", ui.ToneOK
+		if s.guest.Owner == discover.OwnerLibvirt {
+			d.Conn = "open through libvirt's QMP passthrough (libvirt marks the domain custom-monitor)"
+		}
 	case sessFailed, sessClosed:
 		d.Conn, d.ConnTone = s.why, ui.ToneError
 		if !s.gone {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,6 +100,9 @@ func hasEvent(m *Model, name string) bool {
 }
 
 func TestSessionAgainstQEMU(t *testing.T) {
+	// The console keeps a history and a schema cache: keep them here.
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	for _, b := range qemutest.Binaries(t) {
 		t.Run(b.String(), func(t *testing.T) {
 			inst := qemutest.Start(t, b, qemutest.Options{
@@ -111,8 +115,10 @@ func TestSessionAgainstQEMU(t *testing.T) {
 				Monitor: ours.Address, Monitors: []discover.Endpoint{{Network: ours.Network, Address: ours.Address}},
 				Cmdline: inst.Cmd.Args,
 			}
+			var dials atomic.Int32
 			m := newTest(t, Config{
 				Connect: func(ctx context.Context, g discover.Guest) (qmp.Monitor, error) {
+					dials.Add(1)
 					return qmp.Dial(ctx, ours.Network, ours.Address)
 				},
 				Interval: 100 * time.Millisecond,
@@ -170,6 +176,19 @@ func TestSessionAgainstQEMU(t *testing.T) {
 			d.until("the STOP to update the state", 5*time.Second, func() bool { return m.sess.guest.State == discover.StatePaused })
 			d.keys("p", "y")
 			d.until("the resume", 10*time.Second, func() bool { return strings.Contains(m.msg, "resume qs-model: done") })
+
+			// The console runs on the same connection: no second dial.
+			d.keys("c")
+			d.until("the console's schema", 15*time.Second, func() bool {
+				return strings.Contains(screen(t, m), "commands") && m.console != nil
+			})
+			if n := dials.Load(); n != 1 {
+				t.Errorf("%d dials for details, events, actions and console; want 1", n)
+			}
+			for _, k := range []string{"q", "u", "e", "r", "y", "-", "s", "t", "a", "t", "u", "s", "enter"} {
+				d.keys(k)
+			}
+			d.until("the console's reply", 10*time.Second, func() bool { return strings.Contains(screen(t, m), `"running": true`) })
 
 			// esc releases the monitor: another client gets it at once.
 			d.keys("esc")

@@ -361,3 +361,31 @@ func TestLibvirtTaintsShown(t *testing.T) {
 		}
 	}
 }
+
+func TestDemoOfferedOnAnEmptyHost(t *testing.T) {
+	stopped := false
+	m := newTest(t, Config{StartDemo: func(context.Context) (func(), error) { return func() { stopped = true }, nil }})
+	m.Update(sizeMsg(80, 24))
+	m.Update(changesMsg{})
+	if s := screen(t, m); !strings.Contains(s, "press D to start three demo guests") {
+		t.Fatalf("empty host without the demo offer:\n%s", s)
+	}
+	cmd := press(m, "D")
+	if cmd == nil {
+		t.Fatal("D started nothing")
+	}
+	m.Update(cmd())
+	if !strings.Contains(m.msg, "demo guests started") {
+		t.Errorf("status %q", m.msg)
+	}
+	m.Close()
+	if !stopped {
+		t.Error("the demo guests were not stopped when the UI closed")
+	}
+	// With guests present D does nothing.
+	m2 := newTest(t, Config{StartDemo: func(context.Context) (func(), error) { t.Error("demo started with guests present"); return nil, nil }})
+	m2.Update(added(testGuest("a", 1, "running")))
+	if cmd := press(m2, "D"); cmd != nil {
+		cmd()
+	}
+}
