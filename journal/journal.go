@@ -112,7 +112,7 @@ func Open(path string) (*Journal, error) {
 	if err := secure(dir, 0o700, true); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("journal: %s is a symbolic link: refusing it", path)
@@ -122,10 +122,6 @@ func Open(path string) (*Journal, error) {
 	if err := secureFile(f, path); err != nil {
 		f.Close()
 		return nil, err
-	}
-	if err := endTornLine(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("journal: %s: %w", path, err)
 	}
 	return &Journal{path: path, f: f}, nil
 }
@@ -171,32 +167,36 @@ func secureFile(f *os.File, path string) error {
 	return nil
 }
 
-// endTornLine ends a final line that lacks its newline (left by a writer
-// that did not write whole lines), so that the next record starts on a line
-// of its own.
-func endTornLine(f *os.File) error {
-	fd := int(f.Fd())
-	if err := flock(fd, syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer flock(fd, syscall.LOCK_UN)
+// dropTornTail removes a final line that lacks its newline: the remains
+// of a writer killed in the middle of its write(2) (the kernel may stop a
+// large write part-way for a fatal signal). Such a record was never
+// acknowledged. The caller holds the exclusive flock.
+func dropTornTail(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil || fi.Size() == 0 {
 		return err
 	}
-	r, err := os.Open(f.Name())
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+	size := fi.Size()
 	last := make([]byte, 1)
-	if _, err := r.ReadAt(last, fi.Size()-1); err != nil {
-		return err
+	if _, err := f.ReadAt(last, size-1); err != nil {
+		return fmt.Errorf("reading the last byte: %w", err)
 	}
-	if last[0] != '\n' {
-		_, err = f.Write([]byte{'\n'})
+	if last[0] == '\n' {
+		return nil
 	}
-	return err
+	buf := make([]byte, 64<<10)
+	for end := size - 1; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil && err != io.EOF {
+			return fmt.Errorf("looking for the last whole line: %w", err)
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			return f.Truncate(start + int64(i) + 1)
+		}
+		end = start
+	}
+	return f.Truncate(0)
 }
 
 // Path is the journal file's path.
@@ -205,6 +205,8 @@ func (j *Journal) Path() string { return j.path }
 // Append writes r as one line with a single write(2) on the file opened
 // with O_APPEND, under an exclusive flock, and fsyncs it before returning.
 // A zero Time is set to now; User and PID are filled from this process.
+// A torn final line left by a writer that was killed mid-write is removed
+// first.
 func (j *Journal) Append(r Record) error {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
@@ -231,17 +233,36 @@ func (j *Journal) Append(r Record) error {
 		return fmt.Errorf("journal: locking %s: %w", j.path, err)
 	}
 	defer flock(fd, syscall.LOCK_UN)
-	n, err := j.f.Write(line)
+	if err := dropTornTail(j.f); err != nil {
+		return fmt.Errorf("journal: repairing %s: %w", j.path, err)
+	}
+	fi, err := j.f.Stat()
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	// One write(2): os.File.Write would retry a short write with a
+	// second call, and a record must never be split.
+	n, err := ignoringEINTR(func() (int, error) { return syscall.Write(fd, line) })
 	if err == nil && n != len(line) {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
+		j.f.Truncate(fi.Size()) // take back a partial record
 		return fmt.Errorf("journal: writing %s: %w", j.path, err)
 	}
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("journal: syncing %s: %w", j.path, err)
 	}
 	return nil
+}
+
+func ignoringEINTR(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
 }
 
 func flock(fd, how int) error {
