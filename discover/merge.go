@@ -9,8 +9,10 @@ import (
 // Merge combines what several sources report into one list, one entry per
 // guest:
 //
-//   - entries with the same PID are one guest; the first source's entry
-//     (the process source's, with the /proc facts) is the base;
+//   - entries with the same PID are one guest, unless both carry a UUID
+//     and the UUIDs differ (a remote libvirt reports its own host's pids);
+//     the first source's entry (the process source's, with the /proc
+//     facts) is the base;
 //   - an entry without a PID (a libvirt domain known only from the
 //     libvirt API, say) joins the guest with the same UUID, else the guest
 //     with the same Owner and Domain; else it stays a guest of its own;
@@ -30,6 +32,12 @@ func Merge(lists ...[]Guest) []Guest {
 			i, ok := -1, false
 			if g.PID > 0 {
 				i, ok = byPID[g.PID]
+				if ok && out[i].UUID != "" && g.UUID != "" && !strings.EqualFold(out[i].UUID, g.UUID) {
+					// Same pid, different machines (a remote libvirt
+					// reports its host's pids): not the same guest.
+					out = append(out, g)
+					continue
+				}
 			} else {
 				i, ok = matchWithoutPID(out, g)
 			}

@@ -188,8 +188,9 @@ func TestMerge(t *testing.T) {
 		{Name: "db", Domain: "db", UUID: "U-11", Owner: OwnerLibvirt, Reason: "from api"},
 		{Name: "off", Domain: "off", Owner: OwnerLibvirt, State: StateShutOff},
 	}
-	got := Merge(proc, state, api)
-	if len(got) != 3 {
+	remote := []Guest{{Name: "far", Domain: "far", PID: 10, UUID: "u-remote", Owner: OwnerLibvirt, State: StatePaused}}
+	got := Merge(proc, state, api, remote)
+	if len(got) != 4 {
 		t.Fatalf("merged %d guests, want 3: %+v", len(got), got)
 	}
 	byName := map[string]Guest{}
@@ -203,6 +204,9 @@ func TestMerge(t *testing.T) {
 	d := byName["db"]
 	if d.PID != 11 || d.Owner != OwnerLibvirt || d.State != StateStopped {
 		t.Errorf("db (matched by uuid, any case) merged as %+v", d)
+	}
+	if f := byName["far"]; f.State != StatePaused || f.RSS != 0 || byName["web-domain"].UUID != "u-10" {
+		t.Errorf("a remote guest with a colliding pid was joined: %+v", f)
 	}
 	if o := byName["off"]; o.PID != 0 || o.State != StateShutOff || o.Key() != "libvirt/off" {
 		t.Errorf("shut-off domain kept as %+v", o)
