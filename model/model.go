@@ -229,7 +229,10 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		m.events.dropped = msg.dropped
 		m.events.add(msg.events)
-		m.applyEventsToState(msg.events)
+		if m.applyEventsToState(msg.events) {
+			// The run state changed: ask QEMU for the status section again.
+			next = tea.Batch(next, sectionCmd(s.ctx, s.id, m.details.seq, 0, s.mon, s.guest, m.cfg.CallTimeout, m.cfg.ProcRoot))
+		}
 		return next, true
 	case sessionEndedMsg:
 		s := m.sess
@@ -318,7 +321,7 @@ func (m *Model) changes(msg changesMsg) tea.Cmd {
 
 // applyEventsToState keeps the open guest's state current from its
 // lifecycle events, between two discovery scans.
-func (m *Model) applyEventsToState(evs []qmp.Event) {
+func (m *Model) applyEventsToState(evs []qmp.Event) (lifecycle bool) {
 	s := m.sess
 	for _, ev := range evs {
 		switch ev.Name {
@@ -327,7 +330,11 @@ func (m *Model) applyEventsToState(evs []qmp.Event) {
 		case "RESUME":
 			s.guest.State = discover.StateRunning
 		}
+		if ui.KindOf(ev.Name) == ui.KindLifecycle || ev.Name == "GUEST_PANICKED" {
+			lifecycle = true
+		}
 	}
+	return lifecycle
 }
 
 func (m *Model) opened(msg sessionOpenedMsg) (tea.Cmd, bool) {

@@ -174,6 +174,10 @@ func TestSessionAgainstQEMU(t *testing.T) {
 				t.Errorf("after p, QEMU says %q (%v)", st.Status, err)
 			}
 			d.until("the STOP to update the state", 5*time.Second, func() bool { return m.sess.guest.State == discover.StatePaused })
+			d.until("the status section to say paused", 5*time.Second, func() bool {
+				rows := m.details.secs[0].Rows
+				return len(rows) > 0 && rows[0].Value == "paused"
+			})
 			d.keys("p", "y")
 			d.until("the resume", 10*time.Second, func() bool { return strings.Contains(m.msg, "resume qs-model: done") })
 

@@ -285,11 +285,13 @@ func fetchChardev(ctx context.Context, mon qmp.Monitor, g discover.Guest) (secti
 	for _, d := range devs {
 		v := d.Filename
 		tone := ui.ToneNormal
-		if d.Open {
-			v += "  (open)"
+		if rest, ok := strings.CutPrefix(v, "disconnected:"); ok {
+			v, tone = rest+" (no client)", ui.ToneDim
+		} else if strings.Contains(v, "server=on") {
+			v += " (client connected)"
 		}
-		if strings.HasPrefix(d.Filename, "disconnected:") {
-			tone = ui.ToneDim
+		if !d.Open {
+			v += " (no front end)"
 		}
 		res.rows = append(res.rows, ui.Row{Label: d.Label, Value: v, Tone: tone})
 	}

@@ -98,7 +98,7 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 		wrapped("monitor:", d.Conn, d.ConnTone)
 	}
 	blank := strings.Repeat(" ", max(0, w))
-	const labelW = 14
+	const labelW = 16
 	valueW := w - labelW - 3
 	if g.Owner == discover.OwnerLibvirt {
 		lines = append(lines, blank, t.Section.Render(Fit("libvirt", w)))
