@@ -149,3 +149,28 @@ func TestGolden(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestTinyAndOddSizes renders every pane at sizes from absurd to wide:
+// nothing may panic and no line may be wider than the screen.
+func TestTinyAndOddSizes(t *testing.T) {
+	for _, size := range [][2]int{{1, 1}, {10, 3}, {20, 5}, {40, 10}, {79, 23}, {119, 30}, {121, 50}, {250, 80}} {
+		for _, keys := range [][]string{nil, {"enter"}, {"e"}, {"c"}, {"R"}, {"?"}} {
+			m := newTest(t, Config{})
+			m.Update(sizeMsg(size[0], size[1]))
+			gs := goldenGuests()
+			m.Update(added(gs...))
+			if len(keys) > 0 && keys[0] != "R" && keys[0] != "?" {
+				openedGuest(t, m, gs[0])
+				m.Update(eventsMsg{sid: m.sess.id, events: goldenEvents()})
+			}
+			for _, k := range keys {
+				press(m, k)
+			}
+			for i, l := range strings.Split(m.View().Content, "\n") {
+				if w := ansi.StringWidth(l); w > size[0] {
+					t.Errorf("%dx%d keys %v: line %d is %d wide", size[0], size[1], keys, i, w)
+				}
+			}
+		}
+	}
+}

@@ -65,6 +65,7 @@ func Overlay(base, box string, w, h int) string {
 	for _, l := range bl {
 		bw = max(bw, ansi.StringWidth(l))
 	}
+	bw = min(bw, w) // a box wider than the screen is clipped
 	x := max(0, (w-bw)/2)
 	y := max(0, (h-len(bl))/2)
 	lines := strings.Split(base, "\n")
