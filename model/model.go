@@ -287,6 +287,17 @@ func (m *Model) changes(msg changesMsg) tea.Cmd {
 	} else if !msg.closed {
 		m.watchErr = ""
 	}
+	if s := m.sess; s != nil && s.state == sessOpen {
+		// Discovery's probe cannot reach a monitor qscope itself holds:
+		// keep what the session knows instead of "busy".
+		for i := range msg.changes {
+			c := &msg.changes[i]
+			if c.Kind != discover.Removed && c.Guest.Key() == s.key && c.Guest.State == discover.StateBusy {
+				c.Guest.State = s.guest.State
+				c.Guest.Reason = "qscope holds its monitor"
+			}
+		}
+	}
 	m.list.apply(msg.changes)
 	if s := m.sess; s != nil {
 		for _, c := range msg.changes {

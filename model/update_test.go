@@ -389,3 +389,25 @@ func TestDemoOfferedOnAnEmptyHost(t *testing.T) {
 		cmd()
 	}
 }
+
+func TestOwnHeldMonitorIsNotBusy(t *testing.T) {
+	m := newTest(t, Config{})
+	g := testGuest("held", 3, "running")
+	m.Update(added(g))
+	press(m, "enter")
+	m.sess.state = sessOpen
+	busy := g
+	busy.State, busy.Reason = discover.StateBusy, "monitor held by another client"
+	m.Update(changesMsg{changes: []discover.Change{{Kind: discover.Updated, Guest: busy}}})
+	if got := m.list.rows[0]; got.State != discover.StateRunning || !strings.Contains(got.Reason, "qscope holds") {
+		t.Errorf("own session shown as %s (%s)", got.State, got.Reason)
+	}
+	if m.sess.guest.State != discover.StateRunning {
+		t.Errorf("session state became %s", m.sess.guest.State)
+	}
+	press(m, "esc")
+	m.Update(changesMsg{changes: []discover.Change{{Kind: discover.Updated, Guest: busy}}})
+	if m.list.rows[0].State != discover.StateBusy {
+		t.Error("busy hidden after the session was released")
+	}
+}
