@@ -65,17 +65,14 @@ func run(m *testing.M) int {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		buildErr = fmt.Errorf("building qscope: %v\n%s", err, out)
 	}
-	goleak.VerifyTestMain(nopExit{m})
-	return exitCode
-}
-
-var exitCode int
-
-type nopExit struct{ m *testing.M }
-
-func (n nopExit) Run() int {
-	exitCode = n.m.Run()
-	return exitCode
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // helper runs inside tmux: marker, qscope, exit status, then waits to be
