@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -239,7 +238,6 @@ func lineWith(screen, s string) string {
 	return ""
 }
 
-var _ = bytes.Contains
 
 func contextTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(t.Context(), d)
