@@ -1,12 +1,14 @@
 package model
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/qmp"
@@ -173,4 +175,30 @@ func TestTinyAndOddSizes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGoldenColour keeps one screen with its colours, downsampled to the
+// 16-colour ANSI profile, so a change of theme shows up in review. The
+// golden file holds the escape sequences as they are.
+func TestGoldenColour(t *testing.T) {
+	m := New(Config{Now: fixedNow})
+	m.Update(sizeMsg(120, 40))
+	gs := goldenGuests()
+	m.Update(added(gs...))
+	press(m, "down", "down", "down", "down", "down", "down")
+	var b bytes.Buffer
+	w := &colorprofile.Writer{Forward: &b, Profile: colorprofile.ANSI}
+	if _, err := w.WriteString(m.View().Content); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{"\x1b[", "stopped", "running"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("coloured screen lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "38;2;") || strings.Contains(got, "38;5;") {
+		t.Error("the ANSI profile left truecolor or 256-colour sequences")
+	}
+	golden(t, "list-120x40-ansi", got)
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// Tabs renders a one-line tab bar; the active tab is underlined and
-// bracketed so it reads without colour.
+// Tabs renders a one-line tab bar; the active tab is bold and bracketed,
+// so it reads without colour.
 func Tabs(t *Theme, title string, tabs []string, active int, right string, w int) string {
 	var b strings.Builder
 	b.WriteString(t.Title.Render(title))

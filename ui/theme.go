@@ -95,7 +95,7 @@ func NewTheme(dark, noColor bool) *Theme {
 	s := lipgloss.NewStyle
 	t.App = s()
 	t.Title = fg(s().Bold(true), accent)
-	t.TabActive = fg(s().Bold(true).Underline(true), accent)
+	t.TabActive = fg(s().Bold(true), accent)
 	t.TabInactive = fg(s(), subtle)
 	t.Header = s().Bold(true)
 	if noColor {
