@@ -238,7 +238,6 @@ func lineWith(screen, s string) string {
 	return ""
 }
 
-
 func contextTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(t.Context(), d)
 }
