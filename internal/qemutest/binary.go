@@ -11,7 +11,17 @@
 //	QSCOPE_QEMU10_DATA    its data folder (given to QEMU as -L)
 //	QSCOPE_QEMU10_DIR     where scripts/setup unpacked 10.0 (used when the two above are unset;
 //	                      default /var/cache/qscope/qemu-10.0)
+//	QSCOPE_QEMU10_MODULES its loadable modules folder (default: usr/lib/<triplet>/qemu
+//	                      beside the data folder)
 //	QSCOPE_REQUIRE_QEMU=1 a missing QEMU fails the test instead of skipping it
+//
+// QEMU loads some parts (display devices, UIs, block drivers) as modules
+// when first needed: qom-list-types and -device help load all of them. It
+// looks a module up in QEMU_MODULE_DIR first, then in the folder it was
+// built for, /usr/lib/<triplet>/qemu, which holds Debian's 7.2 modules. A
+// 10.0 that finds one of those refuses it and aborts on the next module it
+// loads. So the 10.0 Binary carries QEMU_MODULE_DIR in Env, naming its own
+// modules, and every process started from it must get Binary.Environ().
 package qemutest
 
 import (
@@ -22,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +48,16 @@ type Binary struct {
 	// DataDir is given to QEMU as -L (its firmware and data files); empty for
 	// the system build, which finds its own.
 	DataDir string
+	// Env holds "NAME=value" settings to add to the environment of every
+	// process started from Path: QEMU_MODULE_DIR for a build unpacked away
+	// from its usual place; empty for the system build. See Environ.
+	Env []string
+}
+
+// Environ returns the environment to start Path with: this process's
+// environment followed by Env (later entries win), for exec.Cmd.Env.
+func (b Binary) Environ() []string {
+	return append(os.Environ(), b.Env...)
 }
 
 // String names the build, suitable as a subtest name ("qemu-7.2.22").
@@ -62,11 +83,30 @@ const (
 
 // Environment variable names.
 const (
-	EnvQEMU10      = "QSCOPE_QEMU10"
-	EnvQEMU10Data  = "QSCOPE_QEMU10_DATA"
-	EnvQEMU10Dir   = "QSCOPE_QEMU10_DIR"
-	EnvRequireQEMU = "QSCOPE_REQUIRE_QEMU"
+	EnvQEMU10     = "QSCOPE_QEMU10"
+	EnvQEMU10Data = "QSCOPE_QEMU10_DATA"
+	EnvQEMU10Dir  = "QSCOPE_QEMU10_DIR"
+	// EnvQEMU10Modules names 10.0's module folder; see ModuleDir for the default.
+	EnvQEMU10Modules = "QSCOPE_QEMU10_MODULES"
+	EnvRequireQEMU   = "QSCOPE_REQUIRE_QEMU"
+	// QEMUModuleDir is the variable QEMU reads its module folder from.
+	QEMUModuleDir = "QEMU_MODULE_DIR"
 )
+
+// ModuleDir returns the module folder of a QEMU unpacked with its data
+// folder at dataDir (ROOT/usr/share/qemu): the ROOT/usr/lib/<triplet>/qemu
+// folder that holds *.so files, or "" if there is none.
+func ModuleDir(dataDir string) string {
+	if dataDir == "" {
+		return ""
+	}
+	usr := filepath.Dir(filepath.Dir(filepath.Clean(dataDir)))
+	mods, _ := filepath.Glob(filepath.Join(usr, "lib", "*", "qemu", "*.so"))
+	if len(mods) == 0 {
+		return ""
+	}
+	return filepath.Dir(mods[0])
+}
 
 type probed struct {
 	bin Binary
@@ -83,6 +123,7 @@ type candidate struct {
 	want    string // "7.2" or "10.0"
 	path    string
 	dataDir string
+	modDir  string // QEMU_MODULE_DIR; "" when dataDir is "" (the system build)
 	hint    string
 }
 
@@ -101,9 +142,13 @@ func candidates() []candidate {
 		// $dir/usr/bin/qemu-system-x86_64 -> $dir/usr/share/qemu
 		q10data = filepath.Join(filepath.Dir(filepath.Dir(q10)), "share/qemu")
 	}
+	q10mods := os.Getenv(EnvQEMU10Modules)
+	if q10mods == "" {
+		q10mods = ModuleDir(q10data)
+	}
 	return []candidate{
 		{want: "7.2", path: SystemQEMU, hint: "apt-get install qemu-system-x86 (or run scripts/setup)"},
-		{want: "10.0", path: q10, dataDir: q10data, hint: "run scripts/setup, or set " + EnvQEMU10 + " and " + EnvQEMU10Data},
+		{want: "10.0", path: q10, dataDir: q10data, modDir: q10mods, hint: "run scripts/setup, or set " + EnvQEMU10 + ", " + EnvQEMU10Data + " and " + EnvQEMU10Modules},
 	}
 }
 
@@ -118,28 +163,67 @@ func probe(c candidate) (Binary, error) {
 		if _, err := os.Stat(c.dataDir); err != nil {
 			return b, fmt.Errorf("QEMU %s data folder: %v (%s)", c.want, err, c.hint)
 		}
+		// Without its own modules it would load the system build's and abort.
+		if c.modDir == "" {
+			return b, fmt.Errorf("QEMU %s: no module folder (usr/lib/<triplet>/qemu with *.so files) beside %s (%s)", c.want, c.dataDir, c.hint)
+		}
+		if _, err := os.Stat(c.modDir); err != nil {
+			return b, fmt.Errorf("QEMU %s module folder: %v (%s)", c.want, err, c.hint)
+		}
+		b.Env = []string{QEMUModuleDir + "=" + c.modDir}
 	}
-	args := []string{"--version"}
+	var lflag []string
 	if c.dataDir != "" {
-		args = []string{"-L", c.dataDir, "--version"}
+		lflag = []string{"-L", c.dataDir}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, c.path, args...)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return b, fmt.Errorf("QEMU %s: %s %s: %v: %s", c.want, c.path, strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	out, err := b.run(append(lflag, "--version")...)
+	if err != nil {
+		return b, fmt.Errorf("QEMU %s: %w", c.want, err)
 	}
-	m := versionRE.FindStringSubmatch(out.String())
+	m := versionRE.FindStringSubmatch(out)
 	if m == nil {
-		return b, fmt.Errorf("QEMU %s: %s --version printed no version: %q", c.want, c.path, out.String())
+		return b, fmt.Errorf("QEMU %s: %s --version printed no version: %q", c.want, c.path, out)
 	}
 	b.Version = m[1]
 	if b.Version != c.want && !strings.HasPrefix(b.Version, c.want+".") {
 		return b, fmt.Errorf("QEMU %s: %s reports version %s (%s)", c.want, c.path, b.Version, c.hint)
 	}
+	// -device help loads every device module: a foreign one makes QEMU
+	// refuse it and abort, which would otherwise surface in the middle of
+	// some test as a dead guest.
+	out, err = b.run(append(lflag, "-device", "help")...)
+	if err == nil && strings.Contains(out, "Only modules from the same build") {
+		err = fmt.Errorf("%s -device help loaded a module of another build: %s", c.path, lastLines(out, 4))
+	}
+	if err != nil {
+		return b, fmt.Errorf("QEMU %s: modules do not load: %w (%s)", c.want, err, c.hint)
+	}
 	return b, nil
+}
+
+// run runs the binary with args and b's environment, and returns its
+// combined output.
+func (b Binary) run(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, b.Path, args...)
+	cmd.Env = b.Environ()
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		line := strings.Join(append(append(slices.Clip(b.Env), b.Path), args...), " ")
+		return out.String(), fmt.Errorf("%s: %w: %s", line, err, lastLines(out.String(), 4))
+	}
+	return out.String(), nil
+}
+
+// lastLines returns the last n lines of s, trimmed.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func probeAll() []probed {

@@ -284,6 +284,7 @@ func start(t testing.TB, b Binary, opts Options) (inst *Instance, retry bool, er
 		return nil, false, err
 	}
 	cmd := exec.Command(b.Path, args...)
+	cmd.Env = b.Environ()
 	cmd.Dir = dir
 	cmd.Stdin = nil
 	cmd.Stdout = logf

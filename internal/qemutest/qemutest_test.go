@@ -171,6 +171,20 @@ func TestBinaries(t *testing.T) {
 	if bins[1].Major() != 10 || bins[1].Minor() != 0 || bins[1].DataDir == "" {
 		t.Errorf("second build %+v, want 10.0 with a data folder", bins[1])
 	}
+	if len(bins[0].Env) != 0 {
+		t.Errorf("system build carries environment %v, want none", bins[0].Env)
+	}
+	// 10.0 names its own module folder, holding modules, not the system one.
+	if len(bins[1].Env) != 1 || !strings.HasPrefix(bins[1].Env[0], QEMUModuleDir+"=") {
+		t.Fatalf("10.0 environment %v, want one %s setting", bins[1].Env, QEMUModuleDir)
+	}
+	mods := strings.TrimPrefix(bins[1].Env[0], QEMUModuleDir+"=")
+	if so, _ := filepath.Glob(filepath.Join(mods, "*.so")); len(so) == 0 {
+		t.Errorf("10.0 module folder %s holds no modules", mods)
+	}
+	if sys := systemModuleDir(t); mods == sys {
+		t.Errorf("10.0 module folder is the system build's %s", sys)
+	}
 	for _, b := range bins {
 		if st, err := os.Stat(b.Path); err != nil || st.Mode()&0o111 == 0 {
 			t.Errorf("%s: %s not executable: %v", b, b.Path, err)
@@ -202,10 +216,26 @@ func TestProbeRejectsWrongVersion(t *testing.T) {
 func TestCandidatesFromEnv(t *testing.T) {
 	t.Setenv(EnvQEMU10, "")
 	t.Setenv(EnvQEMU10Data, "")
-	t.Setenv(EnvQEMU10Dir, "/opt/q10")
+	t.Setenv(EnvQEMU10Modules, "")
+	root := t.TempDir()
+	t.Setenv(EnvQEMU10Dir, root)
+	fakeModules(t, root)
 	c := candidates()
-	if c[1].path != "/opt/q10/usr/bin/qemu-system-x86_64" || c[1].dataDir != "/opt/q10/usr/share/qemu" {
+	if c[1].path != root+"/usr/bin/qemu-system-x86_64" || c[1].dataDir != root+"/usr/share/qemu" ||
+		c[1].modDir != root+"/usr/lib/x86_64-linux-gnu/qemu" {
 		t.Errorf("from %s: %+v", EnvQEMU10Dir, c[1])
+	}
+	t.Setenv(EnvQEMU10Dir, "/opt/q10")
+	c = candidates()
+	if c[1].path != "/opt/q10/usr/bin/qemu-system-x86_64" || c[1].dataDir != "/opt/q10/usr/share/qemu" || c[1].modDir != "" {
+		t.Errorf("from %s without modules: %+v", EnvQEMU10Dir, c[1])
+	}
+	t.Setenv(EnvQEMU10Modules, "/mods")
+	if c = candidates(); c[1].modDir != "/mods" {
+		t.Errorf("from %s: %+v", EnvQEMU10Modules, c[1])
+	}
+	if c[0].modDir != "" {
+		t.Errorf("system candidate given a module folder: %+v", c[0])
 	}
 	t.Setenv(EnvQEMU10, "/x/usr/bin/qemu-system-x86_64")
 	c = candidates()
@@ -486,5 +516,165 @@ func TestStyleNames(t *testing.T) {
 	}
 	if got := MonitorStyle(99).String(); got != "MonitorStyle(99)" {
 		t.Errorf("unknown style named %q", got)
+	}
+}
+
+// fakeModules lays out ROOT/usr/share/qemu and a module folder
+// ROOT/usr/lib/x86_64-linux-gnu/qemu holding one (empty) module.
+func fakeModules(t *testing.T, root string) string {
+	t.Helper()
+	mods := filepath.Join(root, "usr/lib/x86_64-linux-gnu/qemu")
+	for _, d := range []string{filepath.Join(root, "usr/share/qemu"), mods} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mods, "ui-opengl.so"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return mods
+}
+
+func TestModuleDir(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "usr/share/qemu")
+	if err := os.MkdirAll(filepath.Join(root, "usr/lib/x86_64-linux-gnu/qemu"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got := ModuleDir(data); got != "" {
+		t.Errorf("ModuleDir with an empty module folder = %q, want none", got)
+	}
+	mods := fakeModules(t, root)
+	for _, d := range []string{data, data + "/"} {
+		if got := ModuleDir(d); got != mods {
+			t.Errorf("ModuleDir(%q) = %q, want %q", d, got, mods)
+		}
+	}
+	if got := ModuleDir(""); got != "" {
+		t.Errorf("ModuleDir(\"\") = %q, want none", got)
+	}
+}
+
+func TestEnviron(t *testing.T) {
+	t.Setenv(QEMUModuleDir, "/inherited")
+	b := Binary{Env: []string{QEMUModuleDir + "=/own"}}
+	env := b.Environ()
+	// exec.Cmd keeps the last of duplicate names: Env must come last.
+	last := ""
+	for _, kv := range env {
+		if strings.HasPrefix(kv, QEMUModuleDir+"=") {
+			last = kv
+		}
+	}
+	if last != QEMUModuleDir+"=/own" {
+		t.Errorf("last %s in Environ() is %q, want the binary's", QEMUModuleDir, last)
+	}
+	if len(env) != len(os.Environ())+1 {
+		t.Errorf("Environ() has %d entries, want the process's %d plus 1", len(env), len(os.Environ()))
+	}
+}
+
+// systemModuleDir is the system build's module folder (/usr/lib/<triplet>/qemu).
+func systemModuleDir(t *testing.T) string {
+	t.Helper()
+	mods, _ := filepath.Glob("/usr/lib/*/qemu/*.so")
+	if len(mods) == 0 {
+		t.Fatal("no modules of the system QEMU under /usr/lib/*/qemu")
+	}
+	return filepath.Dir(mods[0])
+}
+
+// mappedModules lists the QEMU modules (.so files in a folder named qemu)
+// that process pid has mapped.
+func mappedModules(t *testing.T, pid int) []string {
+	t.Helper()
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var mods []string
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 6 {
+			continue
+		}
+		path := f[len(f)-1]
+		if strings.HasSuffix(path, ".so") && filepath.Base(filepath.Dir(path)) == "qemu" && !seen[path] {
+			seen[path] = true
+			mods = append(mods, path)
+		}
+	}
+	return mods
+}
+
+// qom-list-types loads every device module. Each build must take them from
+// its own module folder and survive: 10.0 beside Debian's 7.2 used to load
+// 7.2's modules and abort.
+func TestModulesLoadFromOwnBuild(t *testing.T) {
+	sys := systemModuleDir(t)
+	for _, b := range Binaries(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			t.Parallel()
+			own := sys
+			if len(b.Env) > 0 {
+				own = strings.TrimPrefix(b.Env[0], QEMUModuleDir+"=")
+			}
+			inst := Start(t, b, Options{Paused: true})
+			rm := dialMonitor(t, inst.Monitor())
+			rm.greeting(b)
+			rm.execute("qmp_capabilities", nil)
+			var types []struct {
+				Name string `json:"name"`
+			}
+			if err := json.Unmarshal(rm.execute("qom-list-types", map[string]any{"implements": "device", "abstract": false}), &types); err != nil {
+				t.Fatal(err)
+			}
+			names := map[string]bool{}
+			for _, x := range types {
+				names[x.Name] = true
+			}
+			// qxl and virtio-gpu-pci live in modules; virtio-net-pci is built in.
+			for _, want := range []string{"virtio-net-pci", "qxl", "virtio-gpu-pci"} {
+				if !names[want] {
+					t.Errorf("qom-list-types lacks %s (%d types)", want, len(types))
+				}
+			}
+			if got := compact(t, rm.execute("query-status", nil)); !strings.Contains(got, `"prelaunch"`) {
+				t.Errorf("query-status after qom-list-types: %s", got)
+			}
+			mods := mappedModules(t, inst.PID)
+			if len(mods) == 0 {
+				t.Fatalf("no module mapped after qom-list-types")
+			}
+			for _, m := range mods {
+				if filepath.Dir(m) != own {
+					t.Errorf("module %s loaded, want only modules from %s", m, own)
+				}
+			}
+			if inst.Exited() || strings.Contains(inst.Stderr(), "module") {
+				t.Errorf("QEMU exited=%v; stderr:\n%s", inst.Exited(), inst.Stderr())
+			}
+		})
+	}
+}
+
+// The probe catches a build that would load foreign modules, before any
+// test runs into a dead guest.
+func TestProbeRejectsForeignModules(t *testing.T) {
+	bins := Binaries(t)
+	b := bins[1]
+	_, err := probe(candidate{want: "10.0", path: b.Path, dataDir: b.DataDir, hint: "hint"})
+	if err == nil || !strings.Contains(err.Error(), "no module folder") {
+		t.Errorf("probe without a module folder: err = %v", err)
+	}
+	// The system build's modules given to 10.0: it refuses them and aborts.
+	_, err = probe(candidate{want: "10.0", path: b.Path, dataDir: b.DataDir, modDir: systemModuleDir(t), hint: "hint"})
+	if err == nil || !strings.Contains(err.Error(), "modules do not load") {
+		t.Errorf("probe with the system build's modules: err = %v", err)
+	}
+	got, err := probe(candidate{want: "10.0", path: b.Path, dataDir: b.DataDir, modDir: ModuleDir(b.DataDir), hint: "hint"})
+	if err != nil || got.Version != b.Version {
+		t.Errorf("probe with its own modules: %+v, %v", got, err)
 	}
 }
