@@ -16,24 +16,19 @@ import (
 // liveOf fetches the device types and properties a console would.
 //
 // The device types need qom-list-types, which makes QEMU load every
-// module; the 10.0 build unpacked beside Debian's 7.2 has no modules of its
-// own for some (ui-opengl, chardev-baum), finds 7.2's, and aborts
-// (module_load_dso assertion). So device types are read from builds
-// whose modules match (7.2) only.
+// module: each build runs with its own modules (qemutest's Binary.Env).
 func liveOf(t testing.TB, b qemutest.Binary, c qmp.Monitor) *schema.Live {
 	t.Helper()
 	ctx := context.Background()
 	live := &schema.Live{DeviceProps: map[string][]schema.DeviceProp{}}
-	if b.Major() < 10 {
-		var types []struct{ Name string }
-		if err := c.Execute(ctx, "qom-list-types", map[string]any{"implements": "device", "abstract": false}, &types); err != nil {
-			t.Fatal(err)
-		}
-		for _, x := range types {
-			live.DeviceTypes = append(live.DeviceTypes, x.Name)
-		}
-		slices.Sort(live.DeviceTypes)
+	var types []struct{ Name string }
+	if err := c.Execute(ctx, "qom-list-types", map[string]any{"implements": "device", "abstract": false}, &types); err != nil {
+		t.Fatalf("%s: qom-list-types: %v", b, err)
 	}
+	for _, x := range types {
+		live.DeviceTypes = append(live.DeviceTypes, x.Name)
+	}
+	slices.Sort(live.DeviceTypes)
 	var props []schema.DeviceProp
 	if err := c.Execute(ctx, "device-list-properties", map[string]any{"typename": "virtio-net-pci"}, &props); err != nil {
 		t.Fatal(err)
