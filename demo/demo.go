@@ -375,6 +375,7 @@ func (set *Set) spawn(ctx context.Context, qemu, dataDir, img, format string, s 
 
 	// Not exec.CommandContext: the guest outlives Start's ctx.
 	cmd := exec.Command(qemu, args...)
+	cmd.Env = qemuEnv(dataDir)
 	cmd.Dir = set.dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
@@ -399,6 +400,25 @@ func (set *Set) spawn(ctx context.Context, qemu, dataDir, img, format string, s 
 	}()
 	set.guests = append(set.guests, p)
 	return p, nil
+}
+
+// qemuEnv returns the environment for a QEMU given dataDir as -L, or nil
+// (this process's own). A QEMU unpacked away from its usual place, with its
+// data in ROOT/usr/share/qemu, has its loadable modules in
+// ROOT/usr/lib/<triplet>/qemu, but looks for them in the folder it was built
+// for first: there it may find another build's modules, refuse them, and
+// abort on the next one (qom-list-types loads them all). QEMU_MODULE_DIR,
+// which QEMU reads first, points it at its own; one already set is kept.
+func qemuEnv(dataDir string) []string {
+	if dataDir == "" || os.Getenv("QEMU_MODULE_DIR") != "" {
+		return nil
+	}
+	usr := filepath.Dir(filepath.Dir(filepath.Clean(dataDir)))
+	mods, _ := filepath.Glob(filepath.Join(usr, "lib", "*", "qemu", "*.so"))
+	if len(mods) == 0 {
+		return nil
+	}
+	return append(os.Environ(), "QEMU_MODULE_DIR="+filepath.Dir(mods[0]))
 }
 
 // respawn replaces the i-th guest, whose QEMU exited because a port it
