@@ -673,7 +673,24 @@ func TestProbeRejectsForeignModules(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "modules do not load") {
 		t.Errorf("probe with the system build's modules: err = %v", err)
 	}
-	got, err := probe(candidate{want: "10.0", path: b.Path, dataDir: b.DataDir, modDir: ModuleDir(b.DataDir), hint: "hint"})
+	// One module missing from its own folder: QEMU takes the system build's,
+	// refuses it with a message and, with luck, does not abort.
+	own := ModuleDir(b.DataDir)
+	partial := t.TempDir()
+	mods, _ := filepath.Glob(filepath.Join(own, "*.so"))
+	for _, m := range mods {
+		if filepath.Base(m) == "ui-opengl.so" {
+			continue
+		}
+		if err := os.Symlink(m, filepath.Join(partial, filepath.Base(m))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = probe(candidate{want: "10.0", path: b.Path, dataDir: b.DataDir, modDir: partial, hint: "hint"})
+	if err == nil || !strings.Contains(err.Error(), "ui-opengl") {
+		t.Errorf("probe with ui-opengl.so missing from its modules: err = %v", err)
+	}
+	got, err := probe(candidate{want: "10.0", path: b.Path, dataDir: b.DataDir, modDir: own, hint: "hint"})
 	if err != nil || got.Version != b.Version {
 		t.Errorf("probe with its own modules: %+v, %v", got, err)
 	}
