@@ -215,7 +215,10 @@ func (m *Model) update(msg tea.Msg) (tea.Cmd, bool) {
 		}
 		return waitChanges(msg.ch), false
 	case changesMsg:
-		return m.changes(msg), true
+		// An empty batch changes nothing on screen, unless it is the first
+		// scan or it brings or clears an error.
+		changed := len(msg.changes) > 0 || !m.scanned || msg.closed || (msg.err != nil) != (m.watchErr != "")
+		return m.changes(msg), changed
 	case sessionOpenedMsg:
 		return m.opened(msg)
 	case eventsMsg:

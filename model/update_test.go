@@ -411,3 +411,18 @@ func TestOwnHeldMonitorIsNotBusy(t *testing.T) {
 		t.Error("busy hidden after the session was released")
 	}
 }
+
+func TestEmptyDiscoveryBatchDoesNotRedraw(t *testing.T) {
+	m := newTest(t, Config{})
+	m.Update(sizeMsg(80, 24))
+	m.Update(changesMsg{})
+	m.View()
+	m.Update(changesMsg{})
+	if m.dirty {
+		t.Error("an empty batch made the frame dirty")
+	}
+	m.Update(changesMsg{err: errors.New("scan failed")})
+	if !m.dirty || !strings.Contains(screen(t, m), "scan failed") {
+		t.Error("a discovery error was not drawn")
+	}
+}
