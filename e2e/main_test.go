@@ -247,4 +247,10 @@ func (tm *term) close() {
 	cmd := exec.Command("tmux", "-L", tm.socket, "kill-server")
 	cmd.Env = env()
 	_ = cmd.Run()
+	// kill-server leaves the socket file behind.
+	dir := os.Getenv("TMUX_TMPDIR")
+	if dir == "" {
+		dir = "/tmp"
+	}
+	_ = os.Remove(filepath.Join(dir, "tmux-"+strconv.Itoa(os.Getuid()), tm.socket))
 }
