@@ -437,3 +437,32 @@ func TestDispatcherCloseEndsSubscriptionsAfterQueue(t *testing.T) {
 		t.Errorf("subscription after close: %v", late.Err())
 	}
 }
+
+func TestCheckRequest(t *testing.T) {
+	for _, tc := range []struct {
+		args any
+		want string
+		err  bool
+	}{
+		{nil, "", false},
+		{json.RawMessage(` { "a" : 1 } `), `{"a":1}`, false},
+		{json.RawMessage(`null`), "", false},
+		{map[string]any{"path": "/machine"}, `{"path":"/machine"}`, false},
+		{json.RawMessage(`[1]`), "", true},
+		{json.RawMessage(`{`), "", true},
+		{42, "", true},
+	} {
+		got, err := qmp.CheckRequest("c", tc.args)
+		if tc.err != (err != nil) || string(got) != tc.want {
+			t.Errorf("CheckRequest(%v) = %s, %v", tc.args, got, err)
+		}
+		if err != nil && !errors.Is(err, qmp.ErrInvalid) {
+			t.Errorf("CheckRequest(%v): %v is not ErrInvalid", tc.args, err)
+		}
+	}
+	for _, bad := range []string{"", "a b", `x"y`, strings.Repeat("a", 129)} {
+		if _, err := qmp.CheckRequest(bad, nil); !errors.Is(err, qmp.ErrInvalid) {
+			t.Errorf("CheckRequest(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}

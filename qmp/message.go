@@ -130,6 +130,17 @@ type wireMessage struct {
 	Timestamp Timestamp       `json:"timestamp"`
 }
 
+// CheckRequest validates a command name and encodes its arguments the way
+// the Client does before sending: nil (or JSON null) means no arguments;
+// anything else must encode to a JSON object. Errors wrap ErrInvalid.
+// Other transports use it so that every route refuses the same input.
+func CheckRequest(command string, args any) (json.RawMessage, error) {
+	if err := validCommand(command); err != nil {
+		return nil, err
+	}
+	return marshalArgs(command, args)
+}
+
 // validCommand reports whether name can be a QMP command name: letters,
 // digits, '-', '_' and '.' (vendor prefixes such as __com.redhat_).
 func validCommand(name string) error {

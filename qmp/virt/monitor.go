@@ -1,7 +1,6 @@
 package virt
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -191,12 +190,9 @@ func (m *Monitor) Execute(ctx context.Context, command string, args, result any)
 
 // ExecuteRaw runs command and returns its return value as QEMU sent it.
 func (m *Monitor) ExecuteRaw(ctx context.Context, command string, args any) (json.RawMessage, error) {
-	if err := validCommand(command); err != nil {
-		return nil, err
-	}
-	a, err := marshalArgs(command, args)
+	a, err := qmp.CheckRequest(command, args)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("virt: %w", err)
 	}
 	if !m.force {
 		if hint, tracked := m.r.tracked(command); tracked && !harmlessHMP(command, a) {
@@ -318,50 +314,3 @@ func harmlessHMP(command string, args []byte) bool {
 	return len(f) > 0 && (f[0] == "info" || f[0] == "i")
 }
 
-// validCommand accepts QMP command names: letters, digits, '-', '_', '.'.
-func validCommand(name string) error {
-	if name == "" {
-		return fmt.Errorf("virt: %w: empty command name", qmp.ErrInvalid)
-	}
-	if len(name) > 128 {
-		return fmt.Errorf("virt: %w: command name longer than 128 bytes", qmp.ErrInvalid)
-	}
-	for i := 0; i < len(name); i++ {
-		switch b := name[i]; {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_', b == '.':
-		default:
-			return fmt.Errorf("virt: %w: command name %q has character %q", qmp.ErrInvalid, name, b)
-		}
-	}
-	return nil
-}
-
-// marshalArgs encodes args as a JSON object, or nil for none.
-func marshalArgs(command string, args any) ([]byte, error) {
-	var b []byte
-	switch a := args.(type) {
-	case nil:
-		return nil, nil
-	case json.RawMessage:
-		if len(a) == 0 {
-			return nil, nil
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, a); err != nil {
-			return nil, fmt.Errorf("virt: %w: %s: arguments are not valid JSON: %v", qmp.ErrInvalid, command, err)
-		}
-		b = buf.Bytes()
-	default:
-		var err error
-		if b, err = json.Marshal(args); err != nil {
-			return nil, fmt.Errorf("virt: %w: %s: encoding arguments: %v", qmp.ErrInvalid, command, err)
-		}
-	}
-	switch {
-	case len(b) > 0 && b[0] == '{':
-		return b, nil
-	case string(b) == "null":
-		return nil, nil
-	}
-	return nil, fmt.Errorf("virt: %w: %s: arguments must be a JSON object", qmp.ErrInvalid, command)
-}

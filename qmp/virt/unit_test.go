@@ -182,34 +182,6 @@ func TestParseReply(t *testing.T) {
 	}
 }
 
-func TestMarshalArgs(t *testing.T) {
-	for _, tc := range []struct {
-		args any
-		want string
-		err  bool
-	}{
-		{nil, "", false},
-		{json.RawMessage(` { "a" : 1 } `), `{"a":1}`, false},
-		{map[string]any{"path": "/machine"}, `{"path":"/machine"}`, false},
-		{json.RawMessage(`[1]`), "", true},
-		{json.RawMessage(`{`), "", true},
-		{42, "", true},
-	} {
-		got, err := marshalArgs("c", tc.args)
-		if tc.err != (err != nil) || string(got) != tc.want {
-			t.Errorf("marshalArgs(%v) = %s, %v", tc.args, got, err)
-		}
-		if err != nil && !errors.Is(err, qmp.ErrInvalid) {
-			t.Errorf("marshalArgs(%v): %v is not ErrInvalid", tc.args, err)
-		}
-	}
-	for _, bad := range []string{"", "a b", `x"y`, strings.Repeat("a", 129)} {
-		if err := validCommand(bad); !errors.Is(err, qmp.ErrInvalid) {
-			t.Errorf("validCommand(%q) = %v, want ErrInvalid", bad, err)
-		}
-	}
-}
-
 func TestHarmlessHMP(t *testing.T) {
 	for line, want := range map[string]bool{"info status": true, "  info  registers": true, "i status": true, "stop": false, "device_add e1000": false, "": false} {
 		a, _ := json.Marshal(map[string]string{"command-line": line})
