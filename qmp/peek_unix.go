@@ -5,6 +5,7 @@ package qmp
 import (
 	"errors"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -20,29 +21,17 @@ type peeker struct {
 // newPeeker duplicates conn's descriptor; nil when conn has none (a
 // net.Pipe, for one).
 func newPeeker(conn net.Conn) *peeker {
-	var dup net.Conn
-	switch c := conn.(type) {
-	case *net.UnixConn:
-		f, err := c.File()
-		if err != nil {
-			return nil
-		}
-		dup, err = net.FileConn(f)
-		f.Close()
-		if err != nil {
-			return nil
-		}
-	case *net.TCPConn:
-		f, err := c.File()
-		if err != nil {
-			return nil
-		}
-		dup, err = net.FileConn(f)
-		f.Close()
-		if err != nil {
-			return nil
-		}
-	default:
+	fc, ok := conn.(interface{ File() (*os.File, error) }) // *net.UnixConn, *net.TCPConn
+	if !ok {
+		return nil
+	}
+	f, err := fc.File()
+	if err != nil {
+		return nil
+	}
+	dup, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
 		return nil
 	}
 	sc, ok := dup.(syscall.Conn)
