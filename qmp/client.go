@@ -371,6 +371,20 @@ func (c *Client) readFor(ctx context.Context, ch chan reply) (reply, bool) {
 	for {
 		select {
 		case r := <-ch:
+			// Hand on what has been read already, so that other callers
+			// need not wait for the next reader to take over.
+			for {
+				msg, err := c.fr.nextBuffered()
+				if err == nil && msg != nil {
+					err = c.dispatch(msg)
+				}
+				if err != nil {
+					c.finish(err)
+				}
+				if msg == nil || err != nil {
+					break
+				}
+			}
 			return r, true
 		default:
 		}

@@ -466,3 +466,37 @@ func TestCheckRequest(t *testing.T) {
 		}
 	}
 }
+
+// Whatever arrives in the same read as a caller's reply is handed on
+// before the caller returns: events, and a protocol error.
+func TestBytesAfterReplyInSameRead(t *testing.T) {
+	s := &qmptest.Server{Handle: func(c *qmptest.Conn, r qmptest.Request) {
+		tail := `{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 0}}`
+		if r.Command() == "then-garbage" {
+			tail = `]]`
+		}
+		c.WriteRaw([]byte(`{"return": {}, "id": ` + string(r.ID) + `}` + tail))
+	}}
+	c := connect(t, s)
+	sub := c.Subscribe("STOP")
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Execute(ctx, "then-event", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := sub.Next(ctx); err != nil || ev.Name != "STOP" {
+		t.Fatalf("event after the reply: %v %v", ev.Name, err)
+	}
+	if err := c.Execute(ctx, "then-garbage", nil, nil); err != nil {
+		t.Fatalf("the reply itself was fine: %v", err)
+	}
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("garbage after a reply did not end the connection")
+	}
+	if err := c.Err(); !errors.Is(err, qmp.ErrProtocol) {
+		t.Errorf("Err = %v, want ErrProtocol", err)
+	}
+}

@@ -56,6 +56,10 @@ func (f *framer) next() ([]byte, error) {
 	}
 }
 
+// nextBuffered returns the next complete message if it has already been
+// read, without reading; nil when there is none.
+func (f *framer) nextBuffered() ([]byte, error) { return f.cut() }
+
 // buffered reports whether bytes read are still to be scanned.
 func (f *framer) buffered() bool { return f.scan < f.end || f.err != nil }
 
