@@ -313,4 +313,3 @@ func harmlessHMP(command string, args []byte) bool {
 	f := strings.Fields(a.Line)
 	return len(f) > 0 && (f[0] == "info" || f[0] == "i")
 }
-
