@@ -104,6 +104,7 @@ type Overlay struct {
 type Console struct {
 	ForceQuit key.Binding
 	Back      key.Binding // esc
+	Next      key.Binding // shift+tab: the guest's next pane, keeping the monitor
 }
 
 // KeyMap holds every context's bindings.
@@ -198,6 +199,7 @@ func New(readOnly bool) KeyMap {
 		Console: Console{
 			ForceQuit: g.ForceQuit,
 			Back:      b("esc", "back", "esc"),
+			Next:      b("shift+tab", "next pane", "shift+tab"),
 		},
 	}
 }
@@ -279,10 +281,10 @@ func (k Overlay) FullHelp() [][]key.Binding {
 }
 
 // ShortHelp implements help.KeyMap.
-func (k Console) ShortHelp() []key.Binding { return []key.Binding{k.Back} }
+func (k Console) ShortHelp() []key.Binding { return []key.Binding{k.Back, k.Next} }
 
 // FullHelp implements help.KeyMap.
-func (k Console) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Back, k.ForceQuit}} }
+func (k Console) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Back, k.Next, k.ForceQuit}} }
 
 // Contexts returns every context's bindings by name, for checks and
 // generated documentation. A context is what is matched at one time.

@@ -492,6 +492,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 				return m.back()
 			}
 		}
+		if key.Matches(msg, k.Console.Next) {
+			// The console takes every other key as text; shift+tab is how
+			// its pane is left for the guest's others without releasing
+			// the monitor.
+			return m.setView(m.view%3 + 1)
+		}
 		if m.console != nil {
 			return m.console.Update(msg)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/qmp"
@@ -424,5 +425,57 @@ func TestEmptyDiscoveryBatchDoesNotRedraw(t *testing.T) {
 	m.Update(changesMsg{err: errors.New("scan failed")})
 	if !m.dirty || !strings.Contains(screen(t, m), "scan failed") {
 		t.Error("a discovery error was not drawn")
+	}
+}
+
+// stubConsole records the keys it gets.
+type stubConsole struct{ keys []string }
+
+func (c *stubConsole) Update(msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		c.keys = append(c.keys, k.String())
+	}
+	return nil
+}
+func (c *stubConsole) View() string              { return "stub console" }
+func (c *stubConsole) SetSize(w, h int)          {}
+func (c *stubConsole) ShortHelp() []key.Binding  { return nil }
+func (c *stubConsole) FullHelp() [][]key.Binding { return nil }
+
+// The console takes printable keys and tab as input; shift+tab leaves it
+// for the guest's other panes and keeps the monitor (esc would release it).
+func TestShiftTabLeavesTheConsoleKeepingTheMonitor(t *testing.T) {
+	made := 0
+	stub := &stubConsole{}
+	m := newTest(t, Config{NewConsole: func(ctx context.Context, mon qmp.Monitor, g discover.Guest) (ConsolePane, tea.Cmd) {
+		made++
+		return stub, nil
+	}})
+	m.Update(sizeMsg(80, 24))
+	m.Update(added(testGuest("a", 1, "running")))
+	press(m, "enter")
+	m.sess.state = sessOpen
+	sess := m.sess
+	press(m, "c")
+	if m.view != viewConsole || made != 1 {
+		t.Fatalf("c: view %v, consoles made %d", m.view, made)
+	}
+	press(m, "e", "tab")
+	if m.view != viewConsole || len(stub.keys) != 2 {
+		t.Fatalf("e and tab should go to the console: view %v, console got %v", m.view, stub.keys)
+	}
+	press(m, "shift+tab")
+	if m.view != viewDetails {
+		t.Errorf("shift+tab in the console: view %v, want details", m.view)
+	}
+	if m.sess != sess || len(stub.keys) != 2 {
+		t.Errorf("shift+tab released the monitor or reached the console: session kept %v, console keys %v", m.sess == sess, stub.keys)
+	}
+	if s := screen(t, m); !strings.Contains(s, "holding a's monitor") {
+		t.Errorf("status line lost the held monitor:\n%s", s)
+	}
+	press(m, "c")
+	if m.view != viewConsole || made != 1 {
+		t.Errorf("back to the console: view %v, consoles made %d (want the same console)", m.view, made)
 	}
 }
