@@ -17,7 +17,7 @@ import (
 // open the guest's console with c, type query-st, Tab completes it to
 // query-status, Enter shows QEMU's status; device_add driver=virtio- lists
 // the virtio device types; an invalid argument is refused with a message
-// and no request is made (no error reply from QEMU ever appears).
+// and QEMU never receives it (its own trace of requests says so).
 func TestTmuxEndToEnd(t *testing.T) {
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
@@ -33,9 +33,14 @@ func TestTmuxEndToEnd(t *testing.T) {
 		}
 	}
 	name := fmt.Sprintf("qsce2e%d", os.Getpid())
-	qemutest.Start(t, b72, qemutest.Options{Name: "guest=" + name, Paused: true, Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix}})
-
 	dir := t.TempDir()
+	// QEMU's own trace of every request its monitors receive: the proof
+	// that a refused command never reached it.
+	trace := filepath.Join(dir, "qmp-requests.log")
+	qemutest.Start(t, b72, qemutest.Options{Name: "guest=" + name, Paused: true,
+		Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix},
+		Args:     []string{"-trace", "enable=handle_qmp_command,file=" + trace}})
+
 	bin := filepath.Join(dir, "qscope")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -43,19 +48,29 @@ func TestTmuxEndToEnd(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building qscope: %v\n%s", err, out)
 	}
+	// A private tmux server (its socket in the test's folder) and a home of
+	// its own, so neither the user's tmux nor their history is touched.
+	sock := filepath.Join(dir, "tmux.sock")
+	home := filepath.Join(dir, "home")
+	tm := func(args ...string) *exec.Cmd {
+		return exec.Command(tmux, append([]string{"-S", sock, "-f", "/dev/null"}, args...)...)
+	}
 	session := name
-	start := exec.Command(tmux, "new-session", "-d", "-s", session, "-x", "120", "-y", "32",
-		"-e", "XDG_CACHE_HOME="+filepath.Join(dir, "cache"),
-		"-e", "XDG_STATE_HOME="+filepath.Join(dir, "state"),
+	start := tm("new-session", "-d", "-s", session, "-x", "120", "-y", "32",
+		"-e", "HOME="+home,
+		"-e", "XDG_CONFIG_HOME="+filepath.Join(home, "config"),
+		"-e", "XDG_DATA_HOME="+filepath.Join(home, "data"),
+		"-e", "XDG_CACHE_HOME="+filepath.Join(home, "cache"),
+		"-e", "XDG_STATE_HOME="+filepath.Join(home, "state"),
 		"-e", "TERM=xterm-256color",
 		bin, "--connect", "none")
 	if out, err := start.CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { exec.Command(tmux, "kill-session", "-t", session).Run() })
+	t.Cleanup(func() { tm("kill-server").Run(); os.Remove(sock) })
 
 	screen := func() string {
-		out, _ := exec.Command(tmux, "capture-pane", "-p", "-t", session).Output()
+		out, _ := tm("capture-pane", "-p", "-t", session).Output()
 		return string(out)
 	}
 	waitFor := func(what string, ok func(string) bool) string {
@@ -74,7 +89,7 @@ func TestTmuxEndToEnd(t *testing.T) {
 	}
 	keys := func(k ...string) {
 		t.Helper()
-		if out, err := exec.Command(tmux, append([]string{"send-keys", "-t", session}, k...)...).CombinedOutput(); err != nil {
+		if out, err := tm(append([]string{"send-keys", "-t", session}, k...)...).CombinedOutput(); err != nil {
 			t.Fatalf("send-keys: %v %s", err, out)
 		}
 	}
@@ -109,5 +124,27 @@ func TestTmuxEndToEnd(t *testing.T) {
 	s = waitFor("the refusal", contains(`query-status: unknown argument "foo"`))
 	if strings.Contains(s, "GenericError") || strings.Count(s, "→ query-status") != 1 {
 		t.Errorf("the invalid command reached QEMU:\n%s", s)
+	}
+
+	// QEMU's trace: query-status arrived (so the trace works); the
+	// refused request and the device_add that was never entered did not.
+	// A valid command after the refusal makes sure anything sent before
+	// it has been traced (one monitor runs requests in order).
+	keys("C-u")
+	text("query-name")
+	keys("Enter")
+	waitFor("the query-name reply", contains("→ query-name"))
+	raw, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatalf("reading QEMU's trace: %v", err)
+	}
+	got := string(raw)
+	if !strings.Contains(got, `"query-status"`) || !strings.Contains(got, `"query-name"`) {
+		t.Fatalf("QEMU's trace should hold query-status and query-name:\n%s", got)
+	}
+	for _, never := range []string{`"foo"`, `"device_add"`} {
+		if strings.Contains(got, never) {
+			t.Errorf("QEMU received a request with %q:\n%s", never, got)
+		}
 	}
 }
