@@ -138,7 +138,8 @@ func TestConsoleOnRealQEMU(t *testing.T) {
 
 // BenchmarkConsoleOpen opens the console on a cached schema (New, Init's
 // schema command, the resulting Update) and, as the reference in the same
-// run, on a cold cache (query-qmp-schema each time).
+// run, on a cold cache (query-qmp-schema each time); it reports the cached
+// open's share of the 50 ms budget.
 func BenchmarkConsoleOpen(b *testing.B) {
 	for _, bin := range qemutest.Binaries(b) {
 		b.Run(bin.String(), func(b *testing.B) {
@@ -167,6 +168,7 @@ func BenchmarkConsoleOpen(b *testing.B) {
 			b.ReportMetric(float64(w.Microseconds())/1000/n, "cached-ms")
 			b.ReportMetric(float64(k.Microseconds())/1000/n, "live-ms")
 			b.ReportMetric(float64(k)/float64(w), "live/cached")
+			b.ReportMetric(float64(w)/n/float64(50*time.Millisecond), "cached/50ms-budget")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
