@@ -521,7 +521,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// allActions are the action keys as they are without --readonly: in
+// read-only mode they are disabled in the key map (neither shown nor
+// run), and still recognised so that pressing one says why nothing
+// happens.
+var allActions = keymap.New(false).List.Actions
+
 func (m *Model) actionKey(msg tea.KeyPressMsg, a keymap.Actions, g discover.Guest, ok bool) bool {
+	if m.cfg.ReadOnly {
+		a = allActions
+	}
 	var act action
 	switch {
 	case key.Matches(msg, a.Pause):

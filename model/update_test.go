@@ -170,6 +170,10 @@ func TestReadOnlyRefusesActions(t *testing.T) {
 			t.Errorf("read-only: %s opened a confirmation", k)
 			m.confirm = nil
 		}
+		if !m.msgError || !strings.HasPrefix(m.msg, "read-only: ") || !strings.HasSuffix(m.msg, " refused") {
+			t.Errorf("read-only: %s pressed, status line says %q (want why nothing happens)", k, m.msg)
+		}
+		m.msg = ""
 	}
 	if s := screen(t, m); strings.Contains(s, "pause/resume") || !strings.Contains(s, "read-only") {
 		t.Errorf("read-only screen shows actions or lacks the marker:\n%s", s)
