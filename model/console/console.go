@@ -380,7 +380,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 		return m.result(msg)
 	case historyMsg:
 		// Entries sent before the file was read stay the newest.
-		m.history = append(msg.entries, m.history...)
+		m.history = append(ofKind(msg.entries, historyKind(m.guest)), m.history...)
 		m.histIdx = len(m.history)
 		if msg.err != nil {
 			m.setStatus(msg.err.Error(), true)
@@ -798,7 +798,7 @@ func (m *Model) send(ex Exchange, force bool) tea.Cmd {
 		run = executeCmd(ctx, m.gen, m.seq, m.mon, ex, false, m.cfg.Now)
 	}
 	m.setStatus("sent "+m.waiting+"…", false)
-	he := HistoryEntry{Time: m.cfg.Now(), Line: ex.Line, HMP: ex.HMP}
+	he := HistoryEntry{Time: m.cfg.Now(), Line: ex.Line, HMP: ex.HMP, Kind: historyKind(m.guest)}
 	if m.schema != nil {
 		he.QEMU = m.schema.Version
 	}

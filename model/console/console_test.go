@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -397,6 +398,51 @@ func TestHistoryWalkAndSearch(t *testing.T) {
 	m2, _ = press(m2, "up")
 	if m2.Value() != "device_add driver=e1000 id=n1" {
 		t.Errorf("history not loaded: %q", m2.Value())
+	}
+}
+
+// History is kept per kind of guest: a libvirt guest's console does not
+// offer what was sent to plain QEMU processes, and the other way round;
+// entries without a kind (older files) are offered to every kind.
+func TestHistoryPerGuestKind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history")
+	for _, e := range []HistoryEntry{
+		{Line: "query-status"},
+		{Line: "device_add driver=e1000 id=n1", Kind: "process"},
+		{Line: "query-name", Kind: "libvirt"},
+	} {
+		if err := AppendHistory(path, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := newRecorder()
+	walk := func(m Model) []string {
+		var got []string
+		for range 4 {
+			m, _ = press(m, "up")
+			if v := m.Value(); len(got) == 0 || got[len(got)-1] != v {
+				got = append(got, v)
+			}
+		}
+		return got
+	}
+	lv := testModel(t, rec, Config{HistoryPath: path, Guest: discover.Guest{Name: "dom1", Owner: discover.OwnerLibvirt}})
+	lv, _ = lv.Update(loadHistoryCmd(path)())
+	if got := walk(lv); !slices.Equal(got, []string{"query-name", "query-status"}) {
+		t.Errorf("libvirt guest's history: %q", got)
+	}
+	pr := testModel(t, rec, Config{HistoryPath: path, Guest: discover.Guest{Name: "vm1", Owner: discover.OwnerProcess}})
+	pr, _ = pr.Update(loadHistoryCmd(path)())
+	if got := walk(pr); !slices.Equal(got, []string{"device_add driver=e1000 id=n1", "query-status"}) {
+		t.Errorf("process guest's history: %q", got)
+	}
+	// What a console sends is recorded with its guest's kind.
+	pr, _ = typeText(pr, "query-status")
+	pr, cmd := press(pr, "enter")
+	run(t, pr, cmd)
+	entries, err := LoadHistory(path)
+	if err != nil || len(entries) != 4 || entries[3].Line != "query-status" || entries[3].Kind != "process" {
+		t.Fatalf("history file: %+v %v", entries, err)
 	}
 }
 

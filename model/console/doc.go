@@ -24,9 +24,10 @@
 // the last exchange as QMP JSON or as a qscope qmp command line with
 // OSC 52, which reaches the local clipboard over SSH too.
 //
-// The history is per user, in $XDG_STATE_HOME/qscope/history (0600), one
-// JSON line per command with the QEMU version it was sent to; up and down
-// walk it, ctrl+r searches it fuzzily.
+// The history is per user and per kind of guest (its owner), in
+// $XDG_STATE_HOME/qscope/history (0600), one JSON line per command with
+// the QEMU version and the kind of guest it was sent to; a console offers
+// its guest's kind only. Up and down walk it, ctrl+r searches it fuzzily.
 //
 // The model never does I/O: every QMP call, file read and write runs in a
 // tea.Cmd whose message carries the monitor's generation and a sequence

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/qscope/qscope/discover"
 )
 
 // HistoryEntry is one line sent from the console.
@@ -21,6 +23,29 @@ type HistoryEntry struct {
 	HMP bool `json:"hmp,omitempty"`
 	// QEMU is the version of the QEMU it was sent to.
 	QEMU string `json:"qemu,omitempty"`
+	// Kind is the kind of guest it was sent to (its owner: process,
+	// libvirt, incus, proxmox). A console offers the entries of its own
+	// guest's kind, and entries without one.
+	Kind string `json:"kind,omitempty"`
+}
+
+// historyKind is the history kind of g: its owner, process when unknown.
+func historyKind(g discover.Guest) string {
+	if g.Owner == "" {
+		return string(discover.OwnerProcess)
+	}
+	return string(g.Owner)
+}
+
+// ofKind keeps the entries of kind (and those recorded without a kind).
+func ofKind(entries []HistoryEntry, kind string) []HistoryEntry {
+	out := entries[:0:0]
+	for _, e := range entries {
+		if e.Kind == "" || e.Kind == kind {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // MaxHistory is how many entries the history file keeps.
