@@ -597,8 +597,14 @@ func (m *Model) listKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// demoOffered says whether D would start the demo guests now: the host
+// has no guests and no demo runs or is starting.
+func (m *Model) demoOffered() bool {
+	return m.cfg.StartDemo != nil && len(m.list.guests) == 0 && !m.demoBusy && m.demoStop == nil
+}
+
 func (m *Model) startDemo() tea.Cmd {
-	if m.cfg.StartDemo == nil || len(m.list.guests) > 0 || m.demoBusy || m.demoStop != nil {
+	if !m.demoOffered() {
 		return nil
 	}
 	m.demoBusy = true
@@ -834,6 +840,11 @@ func (m *Model) confirmKey(msg tea.KeyPressMsg) tea.Cmd {
 
 func (m *Model) showHelp() {
 	keys := m.contextKeys()
+	if l, ok := keys.(keymap.List); ok {
+		// D is listed only when it would do something.
+		l.Demo.SetEnabled(m.demoOffered())
+		keys = l
+	}
 	m.overlay = overlayHelp
 	m.overlayTitle = "Keys — " + tabNames[m.view]
 	m.overlayLines = strings.Split(ui.FullHelp(m.theme, keys, max(20, m.w-8)), "\n")

@@ -375,6 +375,11 @@ func TestDemoOfferedOnAnEmptyHost(t *testing.T) {
 	if s := screen(t, m); !strings.Contains(s, "press D to start three demo guests") {
 		t.Fatalf("empty host without the demo offer:\n%s", s)
 	}
+	press(m, "?")
+	if s := screen(t, m); !strings.Contains(s, "start demo guests") {
+		t.Errorf("help on an empty host does not list D:\n%s", s)
+	}
+	press(m, "esc")
 	cmd := press(m, "D")
 	if cmd == nil {
 		t.Fatal("D started nothing")
@@ -389,9 +394,14 @@ func TestDemoOfferedOnAnEmptyHost(t *testing.T) {
 	}
 	// With guests present D does nothing.
 	m2 := newTest(t, Config{StartDemo: func(context.Context) (func(), error) { t.Error("demo started with guests present"); return nil, nil }})
+	m2.Update(sizeMsg(80, 24))
 	m2.Update(added(testGuest("a", 1, "running")))
 	if cmd := press(m2, "D"); cmd != nil {
 		cmd()
+	}
+	press(m2, "?")
+	if s := screen(t, m2); strings.Contains(s, "demo") || !strings.Contains(s, "sort column") {
+		t.Errorf("help lists D while guests are present:\n%s", s)
 	}
 }
 
