@@ -32,6 +32,7 @@ func TestComplete(t *testing.T) {
 			live.Chardevs = []string{"serial0", "charmon"}
 			live.DeviceIDs = []string{"nic0"}
 			live.BlockNodes = []string{"disk0", "disk0-fmt"}
+			live.Jobs = []string{"backup0", "mirror1"}
 			cases := []struct {
 				line  string
 				check func(t *testing.T, c schema.Completion)
@@ -114,6 +115,16 @@ func TestComplete(t *testing.T) {
 				{"blockdev-del node-name=d", func(t *testing.T, c schema.Completion) {
 					if got := texts(c); !slices.Equal(got, []string{"disk0", "disk0-fmt"}) {
 						t.Errorf("node names: %v", got)
+					}
+				}},
+				{"job-cancel id=", func(t *testing.T, c schema.Completion) {
+					if got := texts(c); !slices.Equal(got, []string{"backup0", "mirror1"}) || c.Candidates[0].Detail != "job" {
+						t.Errorf("job ids: %v %+v", got, c.Candidates)
+					}
+				}},
+				{"block-job-cancel device=mi", func(t *testing.T, c schema.Completion) {
+					if got := texts(c); !slices.Equal(got, []string{"mirror1"}) {
+						t.Errorf("block job ids: %v", got)
 					}
 				}},
 				{"query-status ", func(t *testing.T, c schema.Completion) {
