@@ -44,9 +44,10 @@ qscope, each reachable through a different style of QMP monitor:
 
 then opens the terminal UI (with --no-ui, or when standard output is not a
 terminal, it prints where the guests are instead), and stops the guests
-when the UI quits (or on Ctrl-C / SIGTERM). DIR is $XDG_RUNTIME_DIR/qscope-demo, or qscope-demo-UID
-under the temporary directory; each guest's serial output is in
-DIR/NAME.serial.log. A demo that is already running is not started twice.
+when the UI quits (or on Ctrl-C / SIGTERM). DIR is
+$XDG_RUNTIME_DIR/qscope-demo, or qscope-demo-UID under the temporary
+directory; each guest's serial output is in DIR/NAME.serial.log. A demo
+that is already running is not started twice.
 
 QEMU is qemu-system-x86_64 from PATH, or --qemu, or $QSCOPE_QEMU.`,
 		Args: cobra.NoArgs,
