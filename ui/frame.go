@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -49,12 +50,42 @@ func HelpLine(t *Theme, km help.KeyMap, w int) string {
 	return Fit(h.ShortHelpView(km.ShortHelp()), w)
 }
 
-// FullHelp renders a key map's full help for the help pop-up.
+// FullHelp renders a key map's full help for the help pop-up: its groups
+// side by side as far as they fit in w, then on further rows, so that no
+// key is cut off on a narrow screen.
 func FullHelp(t *Theme, km help.KeyMap, w int) string {
 	h := help.New()
 	h.Styles = t.Help
-	h.SetWidth(w)
-	return h.FullHelpView(km.FullHelp())
+	var rows []string
+	var cur [][]key.Binding
+	for _, g := range km.FullHelp() {
+		if len(cur) > 0 && ansi.StringWidth(widestLine(h.FullHelpView(append(cur, g)))) > w {
+			rows = append(rows, h.FullHelpView(cur))
+			cur = nil
+		}
+		cur = append(cur, g)
+	}
+	if len(cur) > 0 {
+		rows = append(rows, h.FullHelpView(cur))
+	}
+	var out []string
+	for _, r := range rows {
+		if strings.TrimSpace(r) != "" {
+			out = append(out, r)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// widestLine returns the widest line of s.
+func widestLine(s string) string {
+	widest := ""
+	for _, l := range strings.Split(s, "\n") {
+		if ansi.StringWidth(l) > ansi.StringWidth(widest) {
+			widest = l
+		}
+	}
+	return widest
 }
 
 // Overlay draws box centred over base (both rendered strings, base w×h)

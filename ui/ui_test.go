@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"charm.land/bubbles/v2/key"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/qscope/qscope/discover"
 	"go.uber.org/goleak"
@@ -69,3 +71,41 @@ func TestKindOf(t *testing.T) {
 }
 
 func discoverState(s string) discover.State { return discover.State(s) }
+
+type groupsKeyMap [][]key.Binding
+
+func (g groupsKeyMap) ShortHelp() []key.Binding  { return g[0] }
+func (g groupsKeyMap) FullHelp() [][]key.Binding { return g }
+
+// The full help wraps its groups onto further rows instead of cutting
+// off those that do not fit beside the others.
+func TestFullHelpWrapsGroups(t *testing.T) {
+	var km groupsKeyMap
+	var descs []string
+	for g := range 5 {
+		var grp []key.Binding
+		for i := range 3 {
+			d := fmt.Sprintf("action %d of group %d", i, g)
+			descs = append(descs, d)
+			grp = append(grp, key.NewBinding(key.WithKeys(fmt.Sprintf("f%d", g*3+i+1)), key.WithHelp(fmt.Sprintf("f%d", g*3+i+1), d)))
+		}
+		km = append(km, grp)
+	}
+	th := NewTheme(true, true)
+	for _, w := range []int{30, 60, 200} {
+		out := FullHelp(th, km, w)
+		for _, d := range descs {
+			if !strings.Contains(out, d) {
+				t.Errorf("width %d: %q missing:\n%s", w, d, out)
+			}
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if ansi.StringWidth(l) > w {
+				t.Errorf("width %d: line %q is %d wide", w, l, ansi.StringWidth(l))
+			}
+		}
+	}
+	if out := FullHelp(th, km, 200); strings.Count(out, "\n") != 2 {
+		t.Errorf("wide enough for one row, got:\n%s", out)
+	}
+}
