@@ -105,6 +105,7 @@ type Console struct {
 	ForceQuit key.Binding
 	Back      key.Binding // esc
 	Next      key.Binding // shift+tab: the guest's next pane, keeping the monitor
+	Help      key.Binding // ?: full help, on an empty line (no command starts with ?)
 }
 
 // KeyMap holds every context's bindings.
@@ -200,6 +201,7 @@ func New(readOnly bool) KeyMap {
 			ForceQuit: g.ForceQuit,
 			Back:      b("esc", "back", "esc"),
 			Next:      b("shift+tab", "next pane", "shift+tab"),
+			Help:      b("?", "help (empty line)", "?"),
 		},
 	}
 }
@@ -284,7 +286,9 @@ func (k Overlay) FullHelp() [][]key.Binding {
 func (k Console) ShortHelp() []key.Binding { return []key.Binding{k.Back, k.Next} }
 
 // FullHelp implements help.KeyMap.
-func (k Console) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Back, k.Next, k.ForceQuit}} }
+func (k Console) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.Back, k.Next, k.Help, k.ForceQuit}}
+}
 
 // Contexts returns every context's bindings by name, for checks and
 // generated documentation. A context is what is matched at one time.

@@ -24,6 +24,7 @@ func (c *consolePane) SetSize(w, h int)          { c.m.SetSize(w, h) }
 func (c *consolePane) ShortHelp() []key.Binding  { return c.m.ShortHelp() }
 func (c *consolePane) FullHelp() [][]key.Binding { return c.m.FullHelp() }
 func (c *consolePane) WantsEsc() bool            { return c.m.WantsEsc() }
+func (c *consolePane) Value() string             { return c.m.Value() }
 func (c *consolePane) SetTheme(t *ui.Theme)      { c.m.SetTheme(t) }
 
 // defaultConsole builds the console on the session's monitor (the same

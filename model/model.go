@@ -452,6 +452,17 @@ func (m *Model) openSelected(v view) tea.Cmd {
 	return tea.Batch(cmd, m.setView(v))
 }
 
+// consoleIdle says whether the console's line is empty with no pop-up or
+// prompt open, so that a key which cannot start a line is free for the
+// root.
+func (m *Model) consoleIdle() bool {
+	c, ok := m.console.(interface {
+		Value() string
+		WantsEsc() bool
+	})
+	return ok && c.Value() == "" && !c.WantsEsc()
+}
+
 // back leaves the guest's views and releases its monitor.
 func (m *Model) back() tea.Cmd {
 	name := ""
@@ -491,6 +502,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			if w, ok := m.console.(interface{ WantsEsc() bool }); !ok || !w.WantsEsc() {
 				return m.back()
 			}
+		}
+		if key.Matches(msg, k.Console.Help) && m.consoleIdle() {
+			// ? cannot start a QMP or HMP line: on an empty line it is help.
+			m.showHelp()
+			return nil
 		}
 		if key.Matches(msg, k.Console.Next) {
 			// The console takes every other key as text; shift+tab is how

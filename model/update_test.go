@@ -443,7 +443,14 @@ func TestEmptyDiscoveryBatchDoesNotRedraw(t *testing.T) {
 }
 
 // stubConsole records the keys it gets.
-type stubConsole struct{ keys []string }
+type stubConsole struct {
+	keys  []string
+	value string // the input line
+	modal bool   // a pop-up or prompt is open
+}
+
+func (c *stubConsole) Value() string  { return c.value }
+func (c *stubConsole) WantsEsc() bool { return c.modal }
 
 func (c *stubConsole) Update(msg tea.Msg) tea.Cmd {
 	if k, ok := msg.(tea.KeyPressMsg); ok {
@@ -491,5 +498,38 @@ func TestShiftTabLeavesTheConsoleKeepingTheMonitor(t *testing.T) {
 	press(m, "c")
 	if m.view != viewConsole || made != 1 {
 		t.Errorf("back to the console: view %v, consoles made %d (want the same console)", m.view, made)
+	}
+}
+
+// ? cannot start a console line: on an empty line it opens the help (the
+// console's keys are otherwise only in the short help line, cut at 80
+// columns); anywhere else it is text for the console.
+func TestQuestionMarkInTheConsole(t *testing.T) {
+	stub := &stubConsole{}
+	m := newTest(t, Config{NewConsole: func(ctx context.Context, mon qmp.Monitor, g discover.Guest) (ConsolePane, tea.Cmd) {
+		return stub, nil
+	}})
+	m.Update(sizeMsg(80, 24))
+	m.Update(added(testGuest("a", 1, "running")))
+	press(m, "enter")
+	m.sess.state = sessOpen
+	press(m, "c")
+	press(m, "?")
+	if m.overlay != overlayHelp || len(stub.keys) != 0 {
+		t.Fatalf("? on an empty line: overlay %v, console got %v", m.overlay, stub.keys)
+	}
+	if s := screen(t, m); !strings.Contains(s, "shift+tab") || !strings.Contains(s, "Keys — Console") {
+		t.Errorf("console help:\n%s", s)
+	}
+	press(m, "esc")
+	if m.overlay != overlayNone || m.view != viewConsole || m.sess == nil {
+		t.Fatalf("esc did not just close the help: overlay %v view %v", m.overlay, m.view)
+	}
+	stub.value = "query"
+	press(m, "?")
+	stub.value, stub.modal = "", true
+	press(m, "?")
+	if m.overlay != overlayNone || len(stub.keys) != 2 {
+		t.Errorf("? while typing or in a prompt should go to the console: overlay %v, console got %v", m.overlay, stub.keys)
 	}
 }
