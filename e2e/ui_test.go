@@ -125,6 +125,58 @@ func TestStoppedGuestDoesNotFreezeTheUI(t *testing.T) {
 	tm.waitFor(wait, "[Guests]")
 }
 
+// A guest stopped while qscope holds its monitor: the refresh it asks for
+// cannot be answered, and still every key works at once, the sections say
+// that QEMU did not answer, esc releases the monitor without waiting, and
+// after SIGCONT the guest opens again.
+func TestStoppedWhileOpen(t *testing.T) {
+	needBinary(t)
+	inst, name := guest(t, "e2e-stopopen")
+	tm := start(t, 80, 24, nil, "--connect", "none")
+	tm.waitFor(wait, name)
+	tm.keys("/")
+	tm.text(name)
+	tm.keys("Enter", "Enter")
+	tm.waitFor(wait, "[Details]", "run state", "holding "+name+"'s monitor")
+	if err := inst.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			inst.Signal(syscall.SIGCONT)
+		}
+	}()
+	tm.keys("r") // every section asks QEMU again; none can be answered
+	start := time.Now()
+	for _, step := range []struct{ key, want string }{{"e", "[Events]"}, {"d", "[Details]"}, {"e", "[Events]"}, {"d", "[Details]"}} {
+		tm.keys(step.key)
+		tm.waitFor(2*time.Second, step.want)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("switching panes while the guest is stopped took %v", d)
+	}
+	tm.waitFor(wait, "no answer within")
+	start = time.Now()
+	tm.keys("Escape")
+	tm.waitFor(2*time.Second, "[Guests]", "released "+name+"'s monitor")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("esc took %v with calls hanging", d)
+	}
+	if err := inst.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	stopped = false
+	tm.waitUntil(wait, "the guest to run again", func(s string) bool {
+		return strings.Contains(lineWith(s, name), "running")
+	})
+	tm.keys("Enter")
+	s := tm.waitFor(wait, "[Details]", "run state", "holding "+name+"'s monitor")
+	if !strings.Contains(lineWith(s, "run state"), "running") {
+		t.Errorf("after SIGCONT, run state line: %q", lineWith(s, "run state"))
+	}
+}
+
 func TestGuestKilledWhileOpen(t *testing.T) {
 	needBinary(t)
 	inst, name := guest(t, "e2e-killed")
