@@ -1146,7 +1146,11 @@ func (m Model) searchView(height int) []string {
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return append(out, t.Dim.Render(fmt.Sprintf("── %d matches  enter takes · ↑ older · esc cancels", len(m.search))))
+	n := fmt.Sprintf("%d matches", len(m.search))
+	if len(m.search) == 1 {
+		n = "1 match"
+	}
+	return append(out, t.Dim.Render("── "+n+"  enter takes · ↑ older · esc cancels"))
 }
 
 // refresh renders the exchanges into the viewport.

@@ -374,6 +374,9 @@ func TestHistoryWalkAndSearch(t *testing.T) {
 	}
 	m, _ = press(m, "ctrl+r")
 	m, _ = typeText(m, "stat")
+	if v := m.View(); !strings.Contains(v, "── 1 match ") {
+		t.Errorf("search pop-up does not count one match:\n%s", v)
+	}
 	m, _ = press(m, "enter")
 	if m.Value() != "query-status" {
 		t.Errorf("search took %q", m.Value())
