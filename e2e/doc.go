@@ -5,7 +5,9 @@
 // the text they expect.
 //
 // They need tmux and QEMU; they skip when either is missing, and fail
-// instead when QSCOPE_REQUIRE_QEMU=1. HOME and the XDG directories point
+// instead when QSCOPE_REQUIRE_QEMU=1. The libvirt case needs libvirtd on
+// qemu:///system (skipped without it, failed with QSCOPE_REQUIRE_LIBVIRT=1).
+// HOME and the XDG directories point
 // at temporary folders so the journal and history of the tests never
 // touch the user's.
 package e2e

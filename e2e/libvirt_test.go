@@ -1,0 +1,57 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/qscope/qscope/qmp/virt/virttest"
+)
+
+// A libvirt guest in the UI: found through libvirt, opened through its
+// QMP passthrough (the details say libvirt marks it custom-monitor), a
+// read-only command runs in the console, and a change libvirt tracks is
+// refused with the force offered; forcing it needs the guest's name and
+// reaches QEMU.
+func TestLibvirtGuestInTheUI(t *testing.T) {
+	needBinary(t)
+	virttest.Require(t)
+	l := virttest.Conn(t)
+	d := virttest.StartDomain(t, l, "e2e")
+	tm := start(t, 140, 40, nil, "--connect", virttest.URI)
+	tm.waitUntil(wait, "the domain's row, owned by libvirt", func(s string) bool {
+		for _, l := range strings.Split(s, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[0] == d.Name && f[1] == "libvirt" {
+				return true
+			}
+		}
+		return false
+	})
+	tm.keys("/")
+	tm.text(d.Name)
+	tm.keys("Enter", "Enter")
+	tm.waitFor(wait, "[Details]", "run state", "custom-monitor")
+
+	tm.keys("c")
+	tm.waitFor(wait, "commands")
+	tm.text("query-status")
+	tm.keys("Enter")
+	tm.waitFor(wait, `"status": "running"`)
+
+	tm.text("object-add qom-type=memory-backend-ram id=e2e0 size=1048576")
+	tm.keys("Enter")
+	tm.waitFor(wait, "libvirt tracks object-add", "confirm> type "+d.Name)
+	tm.text("wrong-name")
+	tm.keys("Enter")
+	if s := tm.waitFor(wait, "exactly to confirm"); strings.Contains(s, "forced past libvirt") {
+		t.Fatalf("forced with a wrong name:\n%s", s)
+	}
+	tm.keys("C-u")
+	tm.text(d.Name)
+	tm.keys("Enter")
+	tm.waitFor(wait, "forced past libvirt")
+
+	tm.keys("C-l")
+	tm.text("qom-list path=/objects")
+	tm.keys("Enter")
+	tm.waitFor(wait, `"e2e0"`)
+}
