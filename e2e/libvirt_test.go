@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qscope/qscope/qmp/virt/virttest"
 )
@@ -54,4 +55,38 @@ func TestLibvirtGuestInTheUI(t *testing.T) {
 	tm.text("qom-list path=/objects")
 	tm.keys("Enter")
 	tm.waitFor(wait, `"e2e0"`)
+}
+
+// libvirtd going away while a libvirt guest is open: keys keep working at
+// once, the pane says the monitor closed, and once libvirtd is back the
+// guest opens again.
+func TestLibvirtdGoneWhileOpen(t *testing.T) {
+	needBinary(t)
+	virttest.RequireRestartable(t)
+	l := virttest.Conn(t)
+	d := virttest.StartDomain(t, l, "e2egone")
+	tm := start(t, 80, 24, nil, "--connect", virttest.URI)
+	tm.waitFor(wait, d.Name)
+	tm.keys("/")
+	tm.text(d.Name)
+	tm.keys("Enter", "e")
+	tm.waitFor(wait, "[Events]", "streaming", "holding "+d.Name+"'s monitor")
+	virttest.RestartLibvirtd(t, func() {
+		s := tm.waitFor(wait, "monitor closed")
+		if !strings.Contains(s, "[Events]") {
+			t.Errorf("the events pane was left:\n%s", s)
+		}
+		start := time.Now()
+		for _, step := range []struct{ key, want string }{{"d", "[Details]"}, {"e", "[Events]"}, {"d", "[Details]"}} {
+			tm.keys(step.key)
+			tm.waitFor(2*time.Second, step.want)
+		}
+		if el := time.Since(start); el > 3*time.Second {
+			t.Errorf("switching panes with libvirtd down took %v", el)
+		}
+		tm.keys("Escape")
+		tm.waitFor(2*time.Second, "[Guests]")
+	})
+	tm.keys("Enter")
+	tm.waitFor(wait, "[Details]", "run state", "holding "+d.Name+"'s monitor")
 }
