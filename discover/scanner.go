@@ -7,6 +7,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -351,8 +352,9 @@ func (s *Scanner) Watch(ctx context.Context, interval time.Duration) iter.Seq2[[
 
 // Diff compares two listings by Key: guests only in next are Added, those
 // only in prev Removed (with their last known values), and those in both
-// whose visible fields changed Updated. Added and Updated come in next's
-// order, then Removed in prev's.
+// whose visible fields changed (state, reason, names, monitors, taints,
+// version, memory, threads, CPU% by a tenth of a point or more) Updated.
+// Added and Updated come in next's order, then Removed in prev's.
 func Diff(prev, next []Guest) []Change {
 	old := make(map[string]int, len(prev))
 	for i, g := range prev {
@@ -382,9 +384,11 @@ func Diff(prev, next []Guest) []Change {
 func changed(a, b Guest) bool {
 	if a.Name != b.Name || a.UUID != b.UUID || a.State != b.State || a.Reason != b.Reason ||
 		a.Owner != b.Owner || a.Monitor != b.Monitor || a.Domain != b.Domain || a.Version != b.Version ||
-		a.RSS != b.RSS || a.VCPUs != b.VCPUs || a.Threads != b.Threads || len(a.Monitors) != len(b.Monitors) {
+		a.RSS != b.RSS || a.VCPUs != b.VCPUs || a.Threads != b.Threads ||
+		!slices.Equal(a.Monitors, b.Monitors) || !slices.Equal(a.Taints, b.Taints) {
 		return true
 	}
+	// Binary, Cmdline and Started are fixed for a Key.
 	// CPU% moves a little every scan; report a change of a tenth of a
 	// percent or more.
 	d := a.CPUPercent - b.CPUPercent

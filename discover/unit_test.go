@@ -234,6 +234,39 @@ func TestDiffAndKey(t *testing.T) {
 	}
 }
 
+// TestDiffSeesEveryShownField: a guest whose taints or monitor endpoints
+// change (libvirt sets "custom-monitor" after the first passthrough; a
+// monitor answers in another order) is Updated, so a live view shows it at
+// once rather than at the guest's next other change.
+func TestDiffSeesEveryShownField(t *testing.T) {
+	base := Guest{Name: "web", PID: 7, StartTicks: 3, State: StateRunning, Owner: OwnerLibvirt, Domain: "web",
+		Taints:   []string{"high-privileges"},
+		Monitors: []Endpoint{{Network: "libvirt", Address: "qemu:///system"}}}
+	clone := func() Guest {
+		g := base
+		g.Taints = slices.Clone(base.Taints)
+		g.Monitors = slices.Clone(base.Monitors)
+		return g
+	}
+	if ch := Diff([]Guest{base}, []Guest{clone()}); ch != nil {
+		t.Fatalf("equal copies differ: %v", ch)
+	}
+	tainted := clone()
+	tainted.Taints = append(tainted.Taints, "custom-monitor")
+	sameCount := clone()
+	sameCount.Taints = []string{"custom-monitor"}
+	moved := clone()
+	moved.Monitors = []Endpoint{{Network: "libvirt", Address: "qemu:///session"}}
+	pretty := clone()
+	pretty.Monitors[0].Pretty = true
+	for name, g := range map[string]Guest{"taint added": tainted, "taint replaced": sameCount, "monitor address": moved, "monitor pretty": pretty} {
+		ch := Diff([]Guest{base}, []Guest{g})
+		if len(ch) != 1 || ch[0].Kind != Updated {
+			t.Errorf("%s: Diff = %v, want one update", name, ch)
+		}
+	}
+}
+
 func TestMatch(t *testing.T) {
 	gs := []Guest{
 		{Name: "web", PID: 100, StartTicks: 1, UUID: "aaaaaaaa-0000-0000-0000-000000000001", Owner: OwnerProcess},
