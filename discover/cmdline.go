@@ -208,7 +208,9 @@ func parseSpec(argv []string) spec {
 			sp.name = o.str("guest")
 			sp.process = o.str("process")
 		case "uuid":
-			sp.uuid = strings.ToLower(strings.TrimSpace(op.value))
+			if !isNilUUID(op.value) {
+				sp.uuid = strings.ToLower(strings.TrimSpace(op.value))
+			}
 		case "pidfile":
 			sp.pidfile = op.value
 			sp.paths = append(sp.paths, op.value)

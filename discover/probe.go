@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"syscall"
 	"time"
 
@@ -107,7 +108,7 @@ func (s *Scanner) probeOne(ctx context.Context, ep Endpoint, needName, needUUID 
 		var u struct {
 			UUID string `json:"UUID"`
 		}
-		if err := c.Execute(ctx, "query-uuid", nil, &u); err == nil {
+		if err := c.Execute(ctx, "query-uuid", nil, &u); err == nil && !isNilUUID(u.UUID) {
 			r.uuid = u.UUID
 		}
 	}
@@ -145,4 +146,20 @@ func classifyCommandError(ep Endpoint, err error) (State, string) {
 		return StateUnresponsive, fmt.Sprintf("monitor %s greeted but did not answer in time (QEMU's main loop is busy or hung)", ep)
 	}
 	return StateNoMonitor, fmt.Sprintf("monitor %s: %v", ep, err)
+}
+
+// isNilUUID reports the all-zero UUID QEMU answers query-uuid with when it
+// was started without -uuid: it names no guest (every such QEMU has it),
+// so it is treated as no UUID at all.
+func isNilUUID(u string) bool {
+	u = strings.TrimSpace(u)
+	if u == "" {
+		return true
+	}
+	for _, c := range u {
+		if c != '0' && c != '-' {
+			return false
+		}
+	}
+	return true
 }

@@ -155,6 +155,11 @@ func TestMonitorStyles(t *testing.T) {
 				if g.Name != name || g.State != c.want.state || len(g.Monitors) != c.want.mons || g.Owner != OwnerProcess {
 					t.Errorf("%s: got name %q state %q (%s) monitors %d owner %s; want %q %q %d", c.label, g.Name, g.State, g.Reason, len(g.Monitors), g.Owner, name, c.want.state, c.want.mons)
 				}
+				// None is started with -uuid: QEMU's all-zero default
+				// names no guest and is not reported.
+				if g.UUID != "" {
+					t.Errorf("%s: uuid %q for a QEMU started without -uuid", c.label, g.UUID)
+				}
 				if c.want.mons > 0 {
 					if g.Version != b.Version {
 						t.Errorf("%s: version %q, want %q", c.label, g.Version, b.Version)

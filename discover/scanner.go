@@ -64,7 +64,8 @@ type Scanner struct {
 // staticInfo is what never changes for one process (one Key).
 type staticInfo struct {
 	name, uuid, version string
-	prefer              int // the monitor that answered last
+	prefer              int  // the monitor that answered last
+	asked               bool // query-name and query-uuid were answered once: not asked again
 }
 
 type cpuSample struct {
@@ -226,8 +227,8 @@ func (s *Scanner) probeAll(ctx context.Context, guests []Guest) {
 		}
 		cached := *si
 		s.mu.Unlock()
-		needName := g.Name == "" && cached.name == ""
-		needUUID := g.UUID == "" && cached.uuid == ""
+		needName := g.Name == "" && cached.name == "" && !cached.asked
+		needUUID := g.UUID == "" && cached.uuid == "" && !cached.asked
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -279,6 +280,7 @@ func (s *Scanner) settle(g *Guest, r probeResult, cached staticInfo) {
 	if si != nil {
 		if r.used >= 0 {
 			si.prefer = r.used
+			si.asked = true
 		}
 		if r.name != "" {
 			si.name = r.name
