@@ -3,6 +3,8 @@ package discover
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/qscope/qscope/qmp/virt"
 )
 
 // DefaultLibvirtURI is the URI shown for guests of the system libvirtd.
@@ -32,9 +34,29 @@ type launcher struct {
 	id string
 }
 
+// localLibvirtURI is the URI of this host's system (or, with session, the
+// user's session) libvirtd, for a QEMU process found in that daemon's
+// layout here. The configured URI is kept when it names that same local
+// daemon (it may carry a ?socket=); a remote one (qemu+ssh://…) or the
+// other local daemon does not drive this process, so the default local
+// URI is used instead.
+func localLibvirtURI(configured string, session bool) string {
+	if configured != "" {
+		if t, err := virt.ParseURI(configured); err == nil && t.Local() && t.Session() == session {
+			return configured
+		}
+	}
+	if session {
+		return "qemu:///session"
+	}
+	return DefaultLibvirtURI
+}
+
 // classify looks at the monitor endpoints and other paths of a command
-// line.
-func (l layout) classify(sp spec, monitors []Endpoint, systemURI string) launcher {
+// line. configured is the libvirt URI the caller chose ("" for the
+// default); see localLibvirtURI.
+func (l layout) classify(sp spec, monitors []Endpoint, configured string) launcher {
+	systemURI := localLibvirtURI(configured, false)
 	paths := make([]string, 0, len(monitors)+len(sp.paths))
 	for _, m := range monitors {
 		if m.Network == "unix" {
@@ -52,7 +74,7 @@ func (l layout) classify(sp spec, monitors []Endpoint, systemURI string) launche
 		// The session daemon keeps its state under the user's
 		// $XDG_CONFIG_HOME/libvirt/qemu and $XDG_RUNTIME_DIR/libvirt/qemu.
 		if strings.Contains(p, "/.config/libvirt/qemu/") || (strings.Contains(p, "/run/user/") && strings.Contains(p, "/libvirt/qemu/")) {
-			return launcher{owner: OwnerLibvirt, libvirtURI: "qemu:///session"}
+			return launcher{owner: OwnerLibvirt, libvirtURI: localLibvirtURI(configured, true)}
 		}
 	}
 	for _, m := range monitors {

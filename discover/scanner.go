@@ -35,8 +35,9 @@ type Scanner struct {
 	// /run/incus, /run/qemu-server); "" means "/". Tests point it at a
 	// temporary tree.
 	Root string
-	// LibvirtURI is shown as the monitor of libvirt's guests; "" means
-	// DefaultLibvirtURI.
+	// LibvirtURI is shown as the monitor of this host's libvirt guests
+	// when it names the local daemon that runs them; "" (or a remote URI)
+	// means qemu:///system, or qemu:///session for the session layout.
 	LibvirtURI string
 	// ProbeTimeout bounds each guest's monitor probe; 0 means
 	// DefaultProbeTimeout.

@@ -51,8 +51,10 @@ type ProcSource struct {
 	// Root prefixes the run-time directories used to recognise
 	// launchers (/run/libvirt, /run/incus, /run/qemu-server); "" means "/".
 	Root string
-	// LibvirtURI is shown as the monitor of libvirt's guests; "" means
-	// DefaultLibvirtURI.
+	// LibvirtURI is shown as the monitor of libvirt's guests when it
+	// names the local daemon that runs them; otherwise (a remote URI, or
+	// the session daemon for a system guest) the local default is shown:
+	// qemu:///system, or qemu:///session for the session layout.
 	LibvirtURI string
 
 	mu    sync.Mutex
@@ -200,11 +202,7 @@ func (s *ProcSource) fill(e *procEntry, pid int, netUnix map[uint64]string) {
 		}
 		e.eps = append(e.eps, ep)
 	}
-	uri := s.LibvirtURI
-	if uri == "" {
-		uri = DefaultLibvirtURI
-	}
-	e.lnch = layout{root: s.Root}.classify(e.sp, e.eps, uri)
+	e.lnch = layout{root: s.Root}.classify(e.sp, e.eps, s.LibvirtURI)
 }
 
 // guest builds the Guest for a QEMU process from its cached entry and
@@ -297,8 +295,8 @@ type DomainStatusSource struct {
 	// ProcRoot is where procfs is mounted, to check that a status file's
 	// pid is alive; "" means "/proc".
 	ProcRoot string
-	// LibvirtURI is the URI shown as the monitor; "" means
-	// DefaultLibvirtURI.
+	// LibvirtURI is the URI shown as the monitor when it names the local
+	// system daemon (these are its files); otherwise DefaultLibvirtURI.
 	LibvirtURI string
 }
 
@@ -314,10 +312,8 @@ func (s *DomainStatusSource) Scan(ctx context.Context) ([]Guest, error) {
 	if procRoot == "" {
 		procRoot = "/proc"
 	}
-	uri := s.LibvirtURI
-	if uri == "" {
-		uri = DefaultLibvirtURI
-	}
+	// The status files are the local system daemon's.
+	uri := localLibvirtURI(s.LibvirtURI, false)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {

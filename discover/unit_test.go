@@ -155,6 +155,54 @@ func TestClassifyLayouts(t *testing.T) {
 	}
 }
 
+// TestLocalGuestsKeepTheirLocalURI: a libvirt guest found in this host's
+// process table or status files belongs to the local daemon of its layout,
+// whatever URI the caller configured for the libvirt API (a session or a
+// remote one): its monitor is that local daemon's URI, so a connection by
+// name goes to the daemon that really holds it.
+func TestLocalGuestsKeepTheirLocalURI(t *testing.T) {
+	p := newFakeProc(t)
+	root := t.TempDir()
+	p.process(610, 1, 'S', 0, []string{"/usr/bin/qemu-system-x86_64", "-name", "guest=sys,debug-threads=on",
+		"-chardev", "socket,id=charmonitor,path=" + root + "/var/lib/libvirt/qemu/domain-1-sys/monitor.sock,server=on,wait=off",
+		"-mon", "chardev=charmonitor,id=monitor,mode=control"}, 1)
+	p.process(611, 1, 'S', 0, []string{"/usr/bin/qemu-system-x86_64", "-name", "guest=ses,debug-threads=on",
+		"-chardev", "socket,id=charmonitor,path=/home/u/.config/libvirt/qemu/lib/domain-2-ses/monitor.sock,server=on,wait=off",
+		"-mon", "chardev=charmonitor,id=monitor,mode=control"}, 1)
+	dir := filepath.Join(root, "run/libvirt/qemu")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sys.xml"), []byte(`<domstatus pid='610'><domain><name>sys</name></domain></domstatus>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for configured, want := range map[string][2]string{
+		"":                                   {"qemu:///system", "qemu:///session"},
+		"qemu:///system":                     {"qemu:///system", "qemu:///session"},
+		"qemu:///session":                    {"qemu:///system", "qemu:///session"},
+		"qemu+ssh://root@far.example/system": {"qemu:///system", "qemu:///session"},
+		"qemu:///system?socket=/x/sock":      {"qemu:///system?socket=/x/sock", "qemu:///session"},
+	} {
+		gs, err := (&ProcSource{ProcRoot: p.root, Root: root, LibvirtURI: configured}).Scan(context.Background())
+		if err != nil || len(gs) != 2 {
+			t.Fatalf("%q: %+v, %v", configured, gs, err)
+		}
+		for _, g := range gs {
+			w := want[0]
+			if g.PID == 611 {
+				w = want[1]
+			}
+			if g.Owner != OwnerLibvirt || g.Monitor != w || len(g.Monitors) != 1 || g.Monitors[0].Address != w {
+				t.Errorf("configured %q: pid %d listed with monitor %q (%+v), want %q", configured, g.PID, g.Monitor, g.Monitors, w)
+			}
+		}
+		st, err := (&DomainStatusSource{Dir: dir, ProcRoot: p.root, LibvirtURI: configured}).Scan(context.Background())
+		if err != nil || len(st) != 1 || st[0].Monitor != want[0] {
+			t.Errorf("configured %q: status file guest %+v, %v; want monitor %q", configured, st, err, want[0])
+		}
+	}
+}
+
 func TestParseDomStatus(t *testing.T) {
 	x := `<domstatus state='running' reason='booted' pid='4242'>
   <taint flag='high-privileges'/>
