@@ -169,7 +169,7 @@ func (c *Connector) ConnectGuest(ctx context.Context, g Guest) (qmp.Monitor, err
 		to = 2 * time.Second
 	}
 	var errs []error
-	for _, ep := range g.Monitors {
+	for _, ep := range preferShown(g) {
 		if ep.Network != "unix" && ep.Network != "tcp" {
 			continue
 		}
@@ -201,6 +201,22 @@ func (c *Connector) ConnectGuest(ctx context.Context, g Guest) (qmp.Monitor, err
 		return nil, fmt.Errorf("discover: guest %s (pid %d): %w: %s", g.Name, g.PID, ErrUnreachable, why)
 	}
 	return nil, fmt.Errorf("discover: guest %s (pid %d): %w", g.Name, g.PID, errors.Join(errs...))
+}
+
+// preferShown orders g's monitors with the one the scan reached (shown as
+// g.Monitor) first: when an earlier monitor is held by another client, it
+// would otherwise cost a whole greeting timeout before the free one is
+// tried.
+func preferShown(g Guest) []Endpoint {
+	for i, ep := range g.Monitors {
+		if i > 0 && ep.String() == g.Monitor {
+			out := make([]Endpoint, 0, len(g.Monitors))
+			out = append(out, ep)
+			out = append(out, g.Monitors[:i]...)
+			return append(out, g.Monitors[i+1:]...)
+		}
+	}
+	return g.Monitors
 }
 
 // Connect finds target on this host with a zero Scanner and connects to it

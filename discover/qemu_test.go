@@ -229,7 +229,12 @@ func TestBusyAndSeveralMonitors(t *testing.T) {
 	if !errors.Is(err, qmp.ErrBusy) || !strings.Contains(err.Error(), "held by another client") {
 		t.Errorf("connecting to a held monitor: %v", err)
 	}
-	m, g, err := conn.Connect(ctx, "busy-two")
+	// Connect goes first to the monitor the scan reached: the held one
+	// never greets, and waiting for it would outlast this deadline.
+	patient := &Connector{Scanner: s, GreetingTimeout: 10 * time.Minute}
+	pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+	m, g, err := patient.Connect(pctx, "busy-two")
+	pcancel()
 	if err != nil {
 		t.Fatalf("connecting through the free monitor: %v", err)
 	}
