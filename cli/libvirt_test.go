@@ -38,8 +38,8 @@ func TestQMPThroughLibvirt(t *testing.T) {
 		t.Fatalf("query-status: exit %d, %q, %q", code, out, stderr)
 	}
 	code, _, stderr = run("qmp", d.Name, "object-add", "qom-type=memory-backend-ram", "id=cli0", "size=1048576")
-	if code != exitCodeRefused || !strings.Contains(stderr, "virsh") || !strings.Contains(stderr, "object-add") {
-		t.Fatalf("object-add without --force: exit %d, %q; want %d naming virsh", code, stderr, exitCodeRefused)
+	if code != exitCodeRefused || !strings.Contains(stderr, "virsh") || !strings.Contains(stderr, "object-add") || !strings.Contains(stderr, "--force") {
+		t.Fatalf("object-add without --force: exit %d, %q; want %d naming virsh and --force", code, stderr, exitCodeRefused)
 	}
 	code, _, stderr = run("qmp", "--force", d.Name, "object-add", "qom-type=memory-backend-ram", "id=cli0", "size=1048576")
 	if code != 0 {

@@ -237,7 +237,7 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", qe.Class, qe.Desc)}
 		}
 		if errors.Is(err, virt.ErrTrackedByLibvirt) {
-			return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: %w", err)}
+			return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: %w; pass --force to send it anyway", err)}
 		}
 		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %s on %s: %w", command, g.Name, err)}
 	}
