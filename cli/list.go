@@ -78,6 +78,8 @@ uptime_seconds, cpu_percent, rss_bytes, vcpus and threads.`,
 // listEntry is a guest as `list --json` prints it.
 type listEntry struct {
 	discover.Guest
+	// UUID is always printed, "" when the guest has none.
+	UUID          string  `json:"uuid"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
 }
 
@@ -97,7 +99,7 @@ func printList(ctx context.Context, o *Options, w io.Writer, asJSON bool) error 
 	if asJSON {
 		out := make([]listEntry, len(guests))
 		for i, g := range guests {
-			out[i] = listEntry{Guest: g, UptimeSeconds: g.Uptime(now).Round(time.Second).Seconds()}
+			out[i] = listEntry{Guest: g, UUID: g.UUID, UptimeSeconds: g.Uptime(now).Round(time.Second).Seconds()}
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -70,7 +70,7 @@ func TestListJSONAndTable(t *testing.T) {
 	}
 	var mine, stop map[string]any
 	for _, e := range entries {
-		for _, k := range []string{"name", "pid", "state", "owner", "monitor"} {
+		for _, k := range []string{"name", "uuid", "pid", "state", "owner", "monitor"} {
 			if _, ok := e[k]; !ok {
 				t.Errorf("entry lacks %q: %v", k, e)
 			}
@@ -90,6 +90,9 @@ func TestListJSONAndTable(t *testing.T) {
 	}
 	if _, ok := mine["uptime_seconds"]; !ok {
 		t.Errorf("no uptime_seconds in %v", mine)
+	}
+	if stop["uuid"] != "" {
+		t.Errorf("a guest started without -uuid has uuid %v, want \"\"", stop["uuid"])
 	}
 	if stop["state"] != "stopped" {
 		t.Errorf("SIGSTOPped guest is %v", stop["state"])
