@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/qscope/qscope/qmp"
 )
 
 func init() { subcommands = append(subcommands, newEventsCmd) }
@@ -19,7 +22,8 @@ func newEventsCmd(o *Options) *cobra.Command {
 		Long: `Print the QMP events of the guest TARGET (a name, pid or uuid) as JSON
 lines, {"event": …, "data": …, "timestamp": {…}}, as they arrive, until
 interrupted. --filter keeps only the named events (repeat it, or give a
-comma-separated list).
+comma-separated list); a name the guest's QEMU does not have (by its
+query-qmp-schema) is refused.
 
 The connection holds the guest's monitor while it runs (QEMU serves one
 client per monitor): give QEMU a second -qmp monitor to keep the first
@@ -62,6 +66,9 @@ func runEvents(ctx context.Context, o *Options, target string, filters []string)
 	defer m.Close()
 	sub := m.Subscribe(filters...)
 	defer sub.Close()
+	if err := checkEventNames(ctx, m, filters); err != nil {
+		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope events: guest %s (pid %d): %w", g.Name, g.PID, err)}
+	}
 	enc := json.NewEncoder(o.Stdout)
 	for {
 		ev, err := sub.Next(ctx)
@@ -82,4 +89,39 @@ func runEvents(ctx context.Context, o *Options, target string, filters []string)
 			return fmt.Errorf("qscope events: writing: %w", err)
 		}
 	}
+}
+
+// checkEventNames refuses filter names this QEMU never emits (a typo would
+// otherwise wait silently forever), by its own query-qmp-schema. When the
+// schema cannot be read the names are not checked.
+func checkEventNames(ctx context.Context, m qmp.Monitor, filters []string) error {
+	if len(filters) == 0 {
+		return nil
+	}
+	var schema []struct {
+		Name     string `json:"name"`
+		MetaType string `json:"meta-type"`
+	}
+	if err := m.Execute(ctx, "query-qmp-schema", nil, &schema); err != nil {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, e := range schema {
+		if e.MetaType == "event" {
+			known[e.Name] = true
+		}
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	var unknown []string
+	for _, f := range filters {
+		if !known[f] {
+			unknown = append(unknown, f)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("this QEMU has no event %s (its query-qmp-schema lists %d events)", strings.Join(unknown, ", "), len(known))
+	}
+	return nil
 }

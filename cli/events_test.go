@@ -136,4 +136,12 @@ func TestEventsInterruptedAndBadFilter(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "not a QMP event name") {
 		t.Errorf("lower-case filter: exit %d %q", code, errs)
 	}
+	// A well-formed name this QEMU never emits would wait forever: it is
+	// refused by the guest's own schema, naming it.
+	tctx, tcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer tcancel()
+	code, _, errs = runCLI(t, tctx, "--connect", "none", "events", name, "--filter", "STOP,NO_SUCH_EVENT")
+	if code != 2 || !strings.Contains(errs, "NO_SUCH_EVENT") || strings.Contains(errs, "STOP,") {
+		t.Errorf("unknown event filter: exit %d %q", code, errs)
+	}
 }
