@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/qmp"
 )
 
@@ -23,7 +24,8 @@ func newEventsCmd(o *Options) *cobra.Command {
 lines, {"event": …, "data": …, "timestamp": {…}}, as they arrive, until
 interrupted. --filter keeps only the named events (repeat it, or give a
 comma-separated list); a name the guest's QEMU does not have (by its
-query-qmp-schema) is refused.
+query-qmp-schema) is refused, except on libvirt's guests, where asking
+would set libvirt's custom-monitor taint.
 
 The connection holds the guest's monitor while it runs (QEMU serves one
 client per monitor): give QEMU a second -qmp monitor to keep the first
@@ -66,8 +68,13 @@ func runEvents(ctx context.Context, o *Options, target string, filters []string)
 	defer m.Close()
 	sub := m.Subscribe(filters...)
 	defer sub.Close()
-	if err := checkEventNames(ctx, m, filters); err != nil {
-		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope events: guest %s (pid %d): %w", g.Name, g.PID, err)}
+	// On a libvirt guest a passthrough command sets libvirt's
+	// custom-monitor taint: listening alone should not, so the names are
+	// not checked there.
+	if g.Owner != discover.OwnerLibvirt {
+		if err := checkEventNames(ctx, m, filters); err != nil {
+			return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope events: guest %s (pid %d): %w", g.Name, g.PID, err)}
+		}
 	}
 	enc := json.NewEncoder(o.Stdout)
 	for {
