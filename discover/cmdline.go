@@ -13,7 +13,7 @@ type spec struct {
 	name      string // -name guest=X (or -name X)
 	process   string // -name ...,process=Y (the thread name QEMU gives itself)
 	uuid      string
-	smp       int // initial vCPUs from -smp; 0 when not given
+	smp       int // initial vCPUs from -smp: 1 when not given, 0 on -machine none
 	pidfile   string
 	monitors  []monitorSpec
 	hmp       int  // monitors in readline (HMP) mode: not QMP, ignored
@@ -201,6 +201,7 @@ func parseSpec(argv []string) spec {
 			}
 		}
 	}
+	machine := ""
 	for _, op := range options {
 		switch op.name {
 		case "name":
@@ -231,6 +232,10 @@ func parseSpec(argv []string) spec {
 				if any {
 					sp.smp = prod
 				}
+			}
+		case "machine", "M":
+			if t := parseOpts(op.value, "type").str("type"); t != "" {
+				machine = t
 			}
 		case "readconfig":
 			sp.readcfg = true
@@ -265,6 +270,11 @@ func parseSpec(argv []string) spec {
 			continue
 		}
 		sp.addChardevMonitor(r.id, c, r.pretty)
+	}
+	// Without -smp QEMU starts one vCPU, except on the "none" machine,
+	// which has none.
+	if sp.smp == 0 && machine != "none" && !sp.readcfg {
+		sp.smp = 1
 	}
 	return sp
 }

@@ -185,6 +185,16 @@ func TestMonitorStyles(t *testing.T) {
 			if g := find(t, gs2, i.PID); g.VCPUs != 2 {
 				t.Errorf("vcpus = %d, want 2", g.VCPUs)
 			}
+			// Without -smp and without named threads: QEMU's one vCPU.
+			one := startReady(t, b, qemutest.Options{Name: "st-one", MemoryMB: 16})
+			s3, _ := scannerFor("", one.PID)
+			gs3, err := s3.List(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := find(t, gs3, one.PID); g.VCPUs != 1 {
+				t.Errorf("vcpus without -smp = %d, want 1", g.VCPUs)
+			}
 		})
 	}
 }

@@ -88,7 +88,7 @@ func TestParseSpecMonitors(t *testing.T) {
 }
 
 func TestParseSpecSMP(t *testing.T) {
-	for argv, want := range map[string]int{"-smp|4": 4, "-smp|cpus=2,maxcpus=8": 2, "-smp|sockets=2,cores=3": 6, "-m|64": 0} {
+	for argv, want := range map[string]int{"-smp|4": 4, "-smp|cpus=2,maxcpus=8": 2, "-smp|sockets=2,cores=3": 6, "-m|64": 1, "-machine|pc|-m|64": 1, "-machine|none": 0, "-M|type=none,accel=tcg": 0} {
 		if got := parseSpec(append([]string{"qemu-system-x86_64"}, strings.Split(argv, "|")...)).smp; got != want {
 			t.Errorf("%s: smp = %d, want %d", argv, got, want)
 		}
