@@ -63,6 +63,9 @@ func runEvents(ctx context.Context, o *Options, target string, filters []string)
 	s := newScanner(o)
 	m, g, err := newConnector(o, s).Connect(ctx, target)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted before the first event
+		}
 		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope events: %w", err)}
 	}
 	defer m.Close()

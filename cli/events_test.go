@@ -132,6 +132,12 @@ func TestEventsInterruptedAndBadFilter(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("events ignored its context")
 	}
+	// Interrupted while still finding and connecting: the same quiet end.
+	gone, goneCancel := context.WithCancel(context.Background())
+	goneCancel()
+	if code, _, errs := runCLI(t, gone, "--connect", "none", "events", name); code != 0 || errs != "" {
+		t.Errorf("interrupted before connecting: exit %d %q", code, errs)
+	}
 	code, _, errs := runCLI(t, context.Background(), "--connect", "none", "events", name, "--filter", "stop")
 	if code != 2 || !strings.Contains(errs, "not a QMP event name") {
 		t.Errorf("lower-case filter: exit %d %q", code, errs)
