@@ -220,9 +220,12 @@ func preferShown(g Guest) []Endpoint {
 }
 
 // Connect finds target on this host with a zero Scanner and connects to it
-// directly (libvirt guests are refused with ErrNeedsLibvirt; use a
-// Connector with a Libvirt route for them).
+// over the right route: the guest's own monitor socket, or for a libvirt
+// guest libvirt's monitor passthrough on the local daemon that runs it
+// (LibvirtRoute; commands libvirt tracks are refused there, see
+// qmp/virt). opts are passed to qmp.Dial. For more control (a libvirt URI,
+// forcing, the libvirt API as a source) use a Connector.
 func Connect(ctx context.Context, target string, opts ...qmp.Option) (qmp.Monitor, Guest, error) {
-	c := Connector{Options: opts}
+	c := Connector{Options: opts, Libvirt: LibvirtRoute("", nil)}
 	return c.Connect(ctx, target)
 }

@@ -200,6 +200,27 @@ func TestConnectByNameThroughLibvirtJournaled(t *testing.T) {
 	}
 }
 
+// The one-call discover.Connect reaches a libvirt guest by name through
+// libvirt, not with ErrNeedsLibvirt.
+func TestPackageConnectReachesLibvirtGuest(t *testing.T) {
+	virttest.Require(t)
+	l := virttest.Conn(t)
+	d := virttest.StartDomain(t, l, "oneshot")
+	ctx := libvirtCtx(t)
+	m, g, err := discover.Connect(ctx, d.Name)
+	if err != nil {
+		t.Fatalf("discover.Connect(%s): %v", d.Name, err)
+	}
+	defer m.Close()
+	if _, ok := m.(*virt.Monitor); !ok || g.Owner != discover.OwnerLibvirt || g.Domain != d.Name {
+		t.Fatalf("connected %T to %+v; want a *virt.Monitor to libvirt's %s", m, g, d.Name)
+	}
+	var n struct{ Name string }
+	if err := m.Execute(ctx, "query-name", nil, &n); err != nil || n.Name != d.Name {
+		t.Errorf("query-name through the route: %+v, %v", n, err)
+	}
+}
+
 // A remote daemon's connection is kept between scans (and redialled in the
 // background) until Close; while it is unreachable every scan says so.
 func TestLibvirtSourceRemoteKeepsRoute(t *testing.T) {
