@@ -43,7 +43,8 @@
 //
 // [Connector] (or [Connect]) finds a guest by name, pid or uuid ([Match])
 // and returns a connected qmp.Monitor over the right route: the guest's
-// own socket, or for libvirt's guests the Connector.Libvirt route. An
+// own socket, or for libvirt's guests the Connector.Libvirt route
+// ([Connect] uses [LibvirtRoute] on the local daemon). An
 // ambiguous name is refused with the candidates ([AmbiguousError]), an
 // unknown one lists what exists ([NotFoundError]).
 //
