@@ -497,6 +497,8 @@ func TestLibvirtStatusFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	status := fmt.Sprintf(`<domstatus state='running' reason='booted' pid='%d'>
+  <taint flag='custom-monitor'/>
+  <taint flag='high-privileges'/>
   <monitor path='%s/var/lib/libvirt/qemu/domain-2-db/monitor.sock' type='unix'/>
   <domain type='kvm' id='2'><name>db</name><uuid>0f0e0d0c-0b0a-0908-0706-050403020100</uuid></domain>
 </domstatus>`, inst.PID, root)
@@ -509,7 +511,7 @@ func TestLibvirtStatusFile(t *testing.T) {
 	}
 	src := &DomainStatusSource{Dir: dir}
 	alone, err := src.Scan(context.Background())
-	if err != nil || len(alone) != 1 || alone[0].PID != inst.PID || alone[0].Name != "db" {
+	if err != nil || len(alone) != 1 || alone[0].PID != inst.PID || alone[0].Name != "db" || !slices.Equal(alone[0].Taints, []string{"custom-monitor", "high-privileges"}) {
 		t.Fatalf("status source alone: %+v, %v", alone, err)
 	}
 	procs := &onlyPIDs{Source: &ProcSource{Root: root}}
@@ -523,7 +525,7 @@ func TestLibvirtStatusFile(t *testing.T) {
 		t.Fatalf("guests %+v", gs)
 	}
 	g := gs[0]
-	if g.Name != "db" || g.Owner != OwnerLibvirt || g.Monitor != "qemu:///system" || g.State != StateRunning || g.Version != "" || g.RSS == 0 {
+	if g.Name != "db" || g.Owner != OwnerLibvirt || g.Monitor != "qemu:///system" || g.State != StateRunning || g.Version != "" || g.RSS == 0 || len(g.Taints) != 2 {
 		t.Errorf("libvirt guest from its status file: %+v", g)
 	}
 }

@@ -285,8 +285,8 @@ func noMonitorReason(e *procEntry) string {
 }
 
 // DomainStatusSource reads libvirt's status files (/run/libvirt/qemu/
-// NAME.xml: <domstatus pid=…> with <monitor path=…/> and the domain's
-// name and uuid). Only root can read them; for anyone else the source
+// NAME.xml: <domstatus pid=…> with its <taint flag=…/>s, <monitor
+// path=…/> and the domain's name and uuid). Only root can read them; for anyone else the source
 // sees nothing. It marks the matching process as libvirt's, named by its
 // domain.
 type DomainStatusSource struct {
@@ -357,6 +357,7 @@ func (s *DomainStatusSource) Scan(ctx context.Context) ([]Guest, error) {
 			Owner:      OwnerLibvirt,
 			Monitor:    uri,
 			Monitors:   []Endpoint{{Network: "libvirt", Address: uri}},
+			Taints:     ds.Taints,
 			Reason:     "driven through libvirt: libvirtd holds its monitor",
 		}
 		if ds.Monitor != "" {
@@ -378,12 +379,16 @@ type domStatus struct {
 	Name    string
 	UUID    string
 	Monitor string
+	Taints  []string
 }
 
 func parseDomStatus(b []byte) (domStatus, error) {
 	var x struct {
 		XMLName xml.Name `xml:"domstatus"`
 		PID     int      `xml:"pid,attr"`
+		Taints  []struct {
+			Flag string `xml:"flag,attr"`
+		} `xml:"taint"`
 		Monitor struct {
 			Path string `xml:"path,attr"`
 		} `xml:"monitor"`
@@ -395,5 +400,11 @@ func parseDomStatus(b []byte) (domStatus, error) {
 	if err := xml.Unmarshal(b, &x); err != nil {
 		return domStatus{}, fmt.Errorf("parsing libvirt status: %w", err)
 	}
-	return domStatus{PID: x.PID, Name: x.Domain.Name, UUID: x.Domain.UUID, Monitor: x.Monitor.Path}, nil
+	ds := domStatus{PID: x.PID, Name: x.Domain.Name, UUID: x.Domain.UUID, Monitor: x.Monitor.Path}
+	for _, t := range x.Taints {
+		if t.Flag != "" {
+			ds.Taints = append(ds.Taints, t.Flag)
+		}
+	}
+	return ds, nil
 }

@@ -216,7 +216,7 @@ func TestParseDomStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds.PID != 4242 || ds.Name != "web" || ds.UUID != "6A1B0F6E-3D1C-4C6B-9F6E-2F1B6A7C8D9E" || !strings.HasSuffix(ds.Monitor, "/monitor.sock") {
+	if ds.PID != 4242 || ds.Name != "web" || !slices.Equal(ds.Taints, []string{"high-privileges"}) || ds.UUID != "6A1B0F6E-3D1C-4C6B-9F6E-2F1B6A7C8D9E" || !strings.HasSuffix(ds.Monitor, "/monitor.sock") {
 		t.Errorf("parsed %+v", ds)
 	}
 	if _, err := parseDomStatus([]byte("<domain/>")); err == nil {
