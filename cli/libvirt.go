@@ -10,10 +10,6 @@ import (
 	"github.com/qscope/qscope/qmp/virt"
 )
 
-// libvirtForce is set by `qscope qmp --force`: send commands libvirt
-// tracks in its own configuration (device_add, migrate, …) anyway.
-var libvirtForce bool
-
 // The libvirt route: the libvirt API as a discovery source (unless
 // --connect none), and libvirt's guests reached through libvirt.
 func init() {
@@ -31,7 +27,7 @@ func init() {
 // owns its connection: closing it closes both.
 func openLibvirt(ctx context.Context, o *Options, g discover.Guest) (qmp.Monitor, error) {
 	return discover.LibvirtRoute(o.LibvirtURI, func() []virt.Option {
-		if libvirtForce {
+		if o.LibvirtForce {
 			return []virt.Option{virt.WithForce()}
 		}
 		return nil

@@ -23,7 +23,6 @@ func TestQMPThroughLibvirt(t *testing.T) {
 	d := virttest.StartDomain(t, l, "cli")
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
-	t.Cleanup(func() { libvirtForce = false })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	run := func(args ...string) (int, string, string) {

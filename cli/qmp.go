@@ -63,7 +63,7 @@ refused.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "send destructive commands without asking")
-	cmd.Flags().BoolVar(&libvirtForce, "force", false, "on a libvirt guest, send commands libvirt tracks in its own configuration (device_add, migrate, …) anyway")
+	cmd.Flags().BoolVar(&o.LibvirtForce, "force", false, "on a libvirt guest, send commands libvirt tracks in its own configuration (device_add, migrate, …) anyway")
 	return cmd
 }
 

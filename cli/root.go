@@ -21,6 +21,9 @@ type Options struct {
 	LibvirtURI string
 	// ReadOnly refuses every command that is not read-only.
 	ReadOnly bool
+	// LibvirtForce (qmp --force) sends commands libvirt tracks in its own
+	// configuration (device_add, migrate, …) anyway.
+	LibvirtForce bool
 	// Interval is how often the live view rescans.
 	Interval time.Duration
 	// ProbeTimeout bounds each monitor probe during discovery.
