@@ -1,7 +1,6 @@
 package qmp_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,7 +31,7 @@ func connect(t *testing.T, s *qmptest.Server, opts ...qmp.Option) *qmp.Client {
 
 func TestHandshake(t *testing.T) {
 	s := &qmptest.Server{}
-	transcript := &syncWriter{w: new(bytes.Buffer)}
+	transcript := &qmptest.Transcript{}
 	c := connect(t, s, qmp.WithTranscript(transcript))
 	if v := c.Version(); v.String() != "7.2.22" || !v.AtLeast(7, 2) || v.AtLeast(7, 3) {
 		t.Errorf("version = %v", v)
@@ -45,26 +44,9 @@ func TestHandshake(t *testing.T) {
 	}
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
-}
-
 func TestWithoutOOB(t *testing.T) {
 	s := &qmptest.Server{}
-	tr := &syncWriter{w: new(bytes.Buffer)}
+	tr := &qmptest.Transcript{}
 	c := connect(t, s, qmp.WithoutOOB(), qmp.WithTranscript(tr))
 	if c.OOB() {
 		t.Fatal("OOB negotiated despite WithoutOOB")

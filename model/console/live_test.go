@@ -1,10 +1,8 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,36 +11,14 @@ import (
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/internal/qemutest"
 	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/qmp/qmptest"
 	"github.com/qscope/qscope/qmp/schema"
 )
 
-type transcript struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (t *transcript) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.buf.Write(b)
-}
-
-func (t *transcript) requests() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(t.buf.String(), "\n") {
-		if strings.HasPrefix(l, "-> ") {
-			out = append(out, l[3:])
-		}
-	}
-	return out
-}
-
-func liveConsole(t testing.TB, b qemutest.Binary, cacheDir string) (*qmp.Client, *transcript) {
+func liveConsole(t testing.TB, b qemutest.Binary, cacheDir string) (*qmp.Client, *qmptest.Transcript) {
 	t.Helper()
 	inst := qemutest.Start(t, b, qemutest.Options{Paused: true})
-	tr := &transcript{}
+	tr := &qmptest.Transcript{}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, err := qmp.Dial(ctx, inst.Monitors[0].Network, inst.Monitors[0].Address, qmp.WithTranscript(tr))
@@ -69,7 +45,7 @@ func TestConsoleOnRealQEMU(t *testing.T) {
 			}
 
 			// Bad lines: nothing reaches QEMU.
-			before := len(tr.requests())
+			before := len(tr.Sent())
 			bad := []string{"query-status foo=1", "balloon value=big", "query-statux"}
 			if b.Major() < 10 {
 				// A device_add line makes the console list device types
@@ -89,7 +65,7 @@ func TestConsoleOnRealQEMU(t *testing.T) {
 					t.Errorf("%s: no error shown (%q)", line, st)
 				}
 			}
-			for _, r := range tr.requests()[before:] {
+			for _, r := range tr.Sent()[before:] {
 				if strings.Contains(r, "foo") || strings.Contains(r, `"balloon"`) || strings.Contains(r, "query-statux") || strings.Contains(r, `"device_add"`) {
 					t.Errorf("bad input reached QEMU: %s", r)
 				}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,46 +15,23 @@ import (
 
 	"github.com/qscope/qscope/internal/qemutest"
 	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/qmp/qmptest"
 	"github.com/qscope/qscope/qmp/schema"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// transcript collects what the client sends and receives.
-type transcript struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (t *transcript) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.buf.Write(b)
-}
-
-func (t *transcript) sent() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(t.buf.String(), "\n") {
-		if strings.HasPrefix(l, "-> ") {
-			out = append(out, l[3:])
-		}
-	}
-	return out
-}
-
 // guest is one real QEMU with a client on its monitor.
 type guest struct {
 	bin    qemutest.Binary
 	client *qmp.Client
-	tr     *transcript
+	tr     *qmptest.Transcript
 }
 
 func startGuest(t testing.TB, b qemutest.Binary) *guest {
 	t.Helper()
 	inst := qemutest.Start(t, b, qemutest.Options{Paused: true})
-	tr := &transcript{}
+	tr := &qmptest.Transcript{}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	mon := inst.Monitors[0]
@@ -168,7 +144,7 @@ func TestLiveSchemaAndCache(t *testing.T) {
 			}
 
 			// Second open: from the cache, without query-qmp-schema.
-			before := len(g.tr.sent())
+			before := len(g.tr.Sent())
 			s2, err := l.Load(ctx, g.client)
 			if err != nil {
 				t.Fatal(err)
@@ -176,7 +152,7 @@ func TestLiveSchemaAndCache(t *testing.T) {
 			if s2.Source != schema.FromCache {
 				t.Errorf("second load from %s", s2.Source)
 			}
-			for _, line := range g.tr.sent()[before:] {
+			for _, line := range g.tr.Sent()[before:] {
 				if strings.Contains(line, "query-qmp-schema") {
 					t.Errorf("second load asked QEMU: %s", line)
 				}
