@@ -61,25 +61,12 @@ func Percent(p float64) string {
 
 // Fit truncates s to w cells (with an ellipsis) or pads it with spaces to
 // exactly w cells. s may hold ANSI sequences.
-func Fit(s string, w int) string {
-	if w <= 0 {
-		return ""
-	}
-	sw, plain := width(s)
-	if sw > w {
-		if plain {
-			return s[:w-1] + "…"
-		}
-		s = ansi.Truncate(s, w, "…")
-		if sw = ansi.StringWidth(s); sw == w {
-			return s
-		}
-	}
-	return s + strings.Repeat(" ", w-sw)
-}
+func Fit(s string, w int) string { return fit(s, w, false) }
 
 // FitRight is Fit aligned to the right.
-func FitRight(s string, w int) string {
+func FitRight(s string, w int) string { return fit(s, w, true) }
+
+func fit(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
@@ -93,7 +80,10 @@ func FitRight(s string, w int) string {
 			return s
 		}
 	}
-	return strings.Repeat(" ", w-sw) + s
+	if right {
+		return strings.Repeat(" ", w-sw) + s
+	}
+	return s + strings.Repeat(" ", w-sw)
 }
 
 // Block makes text exactly w cells wide and h lines high: long lines are
