@@ -71,7 +71,7 @@ func TestCheckSendsNothingOnBadInput(t *testing.T) {
 				{"query-status x", `query-status: "x" is not key=value`},
 				{"human-monitor-command command-line='info status", `unterminated quote`},
 			}
-			before := len(g.tr.sent())
+			before := len(g.tr.Sent())
 			for _, tc := range bad {
 				_, err := s.Check(tc.line, live)
 				var ie *schema.InputError
@@ -83,7 +83,7 @@ func TestCheckSendsNothingOnBadInput(t *testing.T) {
 					t.Errorf("%s:\n got  %s\n want %s", tc.line, err, tc.want)
 				}
 			}
-			if sent := g.tr.sent()[before:]; len(sent) != 0 {
+			if sent := g.tr.Sent()[before:]; len(sent) != 0 {
 				t.Errorf("bad input reached QEMU: %q", sent)
 			}
 
