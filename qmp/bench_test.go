@@ -5,6 +5,10 @@ package qmp_test
 // alternating rounds, and reports the ratio: absolute times on a shared
 // machine mean little, ratios do.
 //
+// QEMU starts paused (-S): a guest booting right after start takes about
+// a core for a second or two, which would skew whichever rounds run then.
+// Paused, QEMU spends its time on the monitors alone.
+//
 //	go test -run '^$' -bench . -benchtime 20000x ./qmp/
 
 import (
@@ -109,7 +113,7 @@ func mean(d []time.Duration) time.Duration {
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, bin := range qemutest.Binaries(b) {
 		b.Run(bin.String(), func(b *testing.B) {
-			inst := qemutest.Start(b, bin, qemutest.Options{Monitors: []qemutest.MonitorStyle{
+			inst := qemutest.Start(b, bin, qemutest.Options{Paused: true, Monitors: []qemutest.MonitorStyle{
 				qemutest.MonitorFD, qemutest.MonitorFD, qemutest.MonitorFD,
 			}})
 			ctx := context.Background()
@@ -193,7 +197,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 func BenchmarkPipelined(b *testing.B) {
 	for _, bin := range qemutest.Binaries(b) {
 		b.Run(bin.String(), func(b *testing.B) {
-			inst := qemutest.Start(b, bin, qemutest.Options{Monitors: []qemutest.MonitorStyle{qemutest.MonitorFD, qemutest.MonitorFD}})
+			inst := qemutest.Start(b, bin, qemutest.Options{Paused: true, Monitors: []qemutest.MonitorStyle{qemutest.MonitorFD, qemutest.MonitorFD}})
 			ctx := context.Background()
 			c, err := qmp.Dial(ctx, inst.Monitors[0].Network, inst.Monitors[0].Address)
 			if err != nil {
