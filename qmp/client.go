@@ -70,7 +70,6 @@ type Client struct {
 	oob      bool
 	events   Dispatcher
 
-	nextID atomic.Uint64
 	wtoken chan struct{} // one slot: whoever holds it may write
 	rtoken chan struct{} // one slot: whoever holds it may read
 
@@ -81,7 +80,10 @@ type Client struct {
 	dlExpired bool
 
 	mu          sync.Mutex
-	pending     map[uint64]chan reply
+	pending     map[uint64]chan reply // nil for an abandoned call whose reply is still to come
+	abandoned   int                   // nil entries in pending
+	freeIDs     []uint64              // ids whose reply has come, to use again
+	lastID      uint64
 	waiters     int    // calls waiting for a reply
 	calls       uint64 // calls started
 	pumpReading bool   // the idle reader is inside a read
@@ -427,9 +429,15 @@ func (c *Client) dispatch(msg []byte) error {
 		}
 		c.mu.Lock()
 		ch, ok := c.pending[id]
-		delete(c.pending, id)
+		if ok {
+			c.release(id, ch == nil)
+		}
 		c.mu.Unlock()
 		if !ok {
+			c.orphaned.Add(1) // no request of ours has this id
+			return nil
+		}
+		if ch == nil {
 			return nil // its caller gave up; drop the late reply
 		}
 		switch {
@@ -473,9 +481,12 @@ func (c *Client) finish(readErr error) {
 	}
 	c.err = cause
 	for id, ch := range c.pending {
-		ch <- reply{err: cause}
+		if ch != nil {
+			ch <- reply{err: cause}
+		}
 		delete(c.pending, id)
 	}
+	c.abandoned = 0
 	close(c.done)
 	c.mu.Unlock()
 	c.conn.Close()
@@ -525,7 +536,7 @@ func (c *Client) Err() error {
 func (c *Client) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending)
+	return len(c.pending) - c.abandoned
 }
 
 // Orphaned counts replies that matched no request (replies to requests
@@ -659,7 +670,6 @@ func (c *Client) roundTrip(ctx context.Context, kind, command string, args any, 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("qmp: %s: %w", command, err)
 	}
-	id := c.nextID.Add(1)
 	ch := make(chan reply, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -667,6 +677,7 @@ func (c *Client) roundTrip(ctx context.Context, kind, command string, args any, 
 		c.mu.Unlock()
 		return nil, fmt.Errorf("qmp: %s: %w", command, err)
 	}
+	id := c.newID()
 	c.pending[id] = ch
 	c.waiters++
 	c.calls++
@@ -678,7 +689,13 @@ func (c *Client) roundTrip(ctx context.Context, kind, command string, args any, 
 
 	buf := appendRequest(make([]byte, 0, 64+len(command)+len(a)), kind, command, a, id)
 	if err := c.write(ctx, buf, f); err != nil {
-		c.forget(id)
+		// Nothing was sent (a write that stopped half-way ends the
+		// connection), so no reply will come: the id is free again.
+		c.mu.Lock()
+		if _, ok := c.pending[id]; ok {
+			c.release(id, false)
+		}
+		c.mu.Unlock()
 		return nil, fmt.Errorf("qmp: %s: %w", command, err)
 	}
 	for {
@@ -718,10 +735,41 @@ func (c *Client) stopWaiting() {
 	c.mu.Unlock()
 }
 
+// forget abandons a call whose request was sent: its reply, if it comes,
+// is dropped, and only then is its id used again.
 func (c *Client) forget(id uint64) {
 	c.mu.Lock()
-	delete(c.pending, id)
+	if ch, ok := c.pending[id]; ok && ch != nil {
+		c.pending[id] = nil
+		c.abandoned++
+	}
 	c.mu.Unlock()
+}
+
+// newID returns the id for a new request: the most recently freed one, or
+// a new one. Ids are reused once their reply has been read, never while
+// one may still come, so every reply still matches one request; with few
+// calls in flight ids stay short, and QEMU reads requests a byte per
+// system call (see docs/qmp.md), so every byte saved counts. Called with
+// c.mu held.
+func (c *Client) newID() uint64 {
+	if n := len(c.freeIDs); n > 0 {
+		id := c.freeIDs[n-1]
+		c.freeIDs = c.freeIDs[:n-1]
+		return id
+	}
+	c.lastID++
+	return c.lastID
+}
+
+// release ends id's entry in pending and frees the id. Called with c.mu
+// held.
+func (c *Client) release(id uint64, wasAbandoned bool) {
+	delete(c.pending, id)
+	if wasAbandoned {
+		c.abandoned--
+	}
+	c.freeIDs = append(c.freeIDs, id)
 }
 
 // write sends one request. ctx bounds the wait for the write token and

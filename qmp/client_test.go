@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -480,5 +481,129 @@ func TestBytesAfterReplyInSameRead(t *testing.T) {
 	}
 	if err := c.Err(); !errors.Is(err, qmp.ErrProtocol) {
 		t.Errorf("Err = %v, want ErrProtocol", err)
+	}
+}
+
+// Ids come back into use once their reply has been read, so that they stay
+// short; an abandoned call's id stays out of use until its late reply has
+// come, so that reply cannot be taken for a newer call's.
+func TestIDsReusedOnlyOnceAnswered(t *testing.T) {
+	var mu sync.Mutex
+	var ids []string
+	var held qmptest.Request // only the server's reader goroutine uses it
+	s := &qmptest.Server{Handle: func(c *qmptest.Conn, r qmptest.Request) {
+		mu.Lock()
+		ids = append(ids, string(r.ID))
+		mu.Unlock()
+		switch r.Command() {
+		case "hold":
+			held = r
+			return
+		case "answer-held":
+			c.Reply(held, map[string]string{"who": "hold"})
+		case "stray":
+			c.WriteRaw([]byte(`{"return": {}, "id": 999}`))
+		}
+		c.Reply(r, map[string]string{"who": r.Command()})
+	}}
+	c := connect(t, s)
+	idOf := func(i int) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return ids[i]
+	}
+	call := func(name string) {
+		t.Helper()
+		var out struct{ Who string }
+		if err := c.Execute(context.Background(), name, nil, &out); err != nil || out.Who != name {
+			t.Fatalf("%s: %v, reply from %q", name, err, out.Who)
+		}
+	}
+
+	for range 10 {
+		call("a")
+	}
+	x := idOf(0)
+	for i := range 10 {
+		if idOf(i) != x {
+			t.Fatalf("sequential calls used ids %v, want one id again and again", ids[:10])
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := c.Execute(ctx, "hold", nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hold: %v, want DeadlineExceeded", err)
+	}
+	if got := idOf(10); got != x {
+		t.Errorf("hold used id %s, want the free id %s", got, x)
+	}
+	if n := c.Pending(); n != 0 {
+		t.Errorf("Pending = %d after the only call gave up", n)
+	}
+	call("b")
+	if got := idOf(11); got == x {
+		t.Fatalf("b reused id %s while the abandoned call's reply could still come", x)
+	}
+	// The server answers the abandoned call first: that reply must be
+	// dropped, not handed to answer-held (call checks who replied).
+	call("answer-held")
+	for range 10 {
+		call("c")
+	}
+	mu.Lock()
+	used := map[string]bool{}
+	for _, id := range ids {
+		used[id] = true
+	}
+	mu.Unlock()
+	if len(used) != 2 {
+		t.Errorf("%d ids used by calls at most two at a time: %v", len(used), ids)
+	}
+	if n := c.Orphaned(); n != 0 {
+		t.Errorf("Orphaned = %d before any stray reply", n)
+	}
+	call("stray")
+	if n := c.Orphaned(); n != 1 {
+		t.Errorf("Orphaned = %d after a reply with an id never sent, want 1", n)
+	}
+}
+
+// A request is one compact JSON object with no newline after it: QEMU
+// reads requests a byte per system call, so every byte costs it.
+func TestRequestBytes(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	got := make(chan string, 1)
+	go func() {
+		defer close(got)
+		server.Write([]byte(qmptest.DefaultGreeting + "\r\n"))
+		buf := make([]byte, 512)
+		for i := 0; ; i++ {
+			n, err := server.Read(buf)
+			if err != nil {
+				return
+			}
+			if i == 0 { // qmp_capabilities
+				server.Write([]byte(`{"return": {}, "id": 1}` + "\r\n"))
+				continue
+			}
+			got <- string(buf[:n])
+			server.Write([]byte(`{"return": {}, "id": 1}` + "\r\n"))
+			return
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := qmp.NewClient(ctx, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Execute(ctx, "query-status", map[string]any{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if sent, want := <-got, `{"execute":"query-status","arguments":{},"id":1}`; sent != want {
+		t.Errorf("sent %q, want %q", sent, want)
 	}
 }
