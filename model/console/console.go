@@ -594,7 +594,14 @@ func (m *Model) complete() tea.Cmd {
 	m.input.SetValue(nl)
 	m.input.SetCursor(len([]rune(line[:m.comp.Start] + c.Insert)))
 	m.lastVal = nl
-	m.updateCompletion(true)
+	// Open the pop-up again only where something follows what was
+	// accepted: an argument after a command or a value, a value after
+	// "key=", a member after "key.". A command without arguments is done.
+	next := strings.HasSuffix(c.Insert, " ") || strings.HasSuffix(c.Insert, "=") || strings.HasSuffix(c.Insert, ".")
+	m.updateCompletion(next)
+	if !next {
+		m.popup = false
+	}
 	return m.askProps(nl)
 }
 

@@ -38,6 +38,7 @@ const mini = `[
  {"name":"6","meta-type":"object","members":[{"name":"target","type":"str","default":null}]},
  {"name":"query-status","meta-type":"command","arg-type":"0","ret-type":"1"},
  {"name":"query-stats","meta-type":"command","arg-type":"6","ret-type":"0"},
+ {"name":"query-colo-status","meta-type":"command","arg-type":"0","ret-type":"0"},
  {"name":"cont","meta-type":"command","arg-type":"0","ret-type":"0"},
  {"name":"quit","meta-type":"command","arg-type":"0","ret-type":"0"},
  {"name":"device_add","meta-type":"command","arg-type":"3","ret-type":"0"},
@@ -186,6 +187,9 @@ func TestTabCompletesAndEnterSends(t *testing.T) {
 	m, _ = press(m, "tab")
 	if m.Value() != "query-status" {
 		t.Fatalf("after tab: %q", m.Value())
+	}
+	if cands, _ := m.Candidates(); len(cands) != 0 {
+		t.Errorf("pop-up still open after accepting a command without arguments: %+v", cands)
 	}
 	m, cmd := press(m, "enter")
 	if !m.Busy() || cmd == nil {
