@@ -149,7 +149,9 @@ func (c *Connector) Connect(ctx context.Context, target string) (qmp.Monitor, Gu
 	return m, g, nil
 }
 
-// ConnectGuest connects to a guest already found.
+// ConnectGuest connects to a guest already found. With a Scanner, a
+// monitor opened on the guest's own socket is held in it (Scanner.Hold)
+// until closed, so that its scans go on seeing the guest's state.
 func (c *Connector) ConnectGuest(ctx context.Context, g Guest) (qmp.Monitor, error) {
 	if g.Owner == OwnerLibvirt {
 		if c.Libvirt == nil {
@@ -177,7 +179,10 @@ func (c *Connector) ConnectGuest(ctx context.Context, g Guest) (qmp.Monitor, err
 		m, err := qmp.Dial(dctx, ep.Network, ep.Address, c.Options...)
 		cancel()
 		if err == nil {
-			return m, nil
+			if c.Scanner == nil {
+				return m, nil
+			}
+			return &heldClient{Client: m, release: c.Scanner.Hold(ep, m)}, nil
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("discover: connecting to %s: %w", g.Name, ctx.Err())
@@ -201,6 +206,18 @@ func (c *Connector) ConnectGuest(ctx context.Context, g Guest) (qmp.Monitor, err
 		return nil, fmt.Errorf("discover: guest %s (pid %d): %w: %s", g.Name, g.PID, ErrUnreachable, why)
 	}
 	return nil, fmt.Errorf("discover: guest %s (pid %d): %w", g.Name, g.PID, errors.Join(errs...))
+}
+
+// heldClient is a monitor the Connector opened while its Scanner probes
+// through it (Scanner.Hold) until it is closed.
+type heldClient struct {
+	*qmp.Client
+	release func()
+}
+
+func (h *heldClient) Close() error {
+	h.release()
+	return h.Client.Close()
 }
 
 // preferShown orders g's monitors with the one the scan reached (shown as

@@ -74,16 +74,25 @@ func (s *Scanner) probe(ctx context.Context, g Guest, needName, needUUID bool, p
 	return res
 }
 
-// probeOne visits one monitor.
+// probeOne visits one monitor: through the connection this process holds
+// to it (see Hold), or a connection of its own.
 func (s *Scanner) probeOne(ctx context.Context, ep Endpoint, needName, needUUID bool) probeResult {
 	var r probeResult
-	c, err := qmp.Dial(ctx, ep.Network, ep.Address, qmp.WithoutOOB())
-	if err != nil {
-		r.state, r.reason = classifyDialError(ep, err)
-		return r
+	var c qmp.Monitor
+	if h := s.heldMonitor(ep); h != nil {
+		c = h
+	} else {
+		dc, err := qmp.Dial(ctx, ep.Network, ep.Address, qmp.WithoutOOB())
+		if err != nil {
+			r.state, r.reason = classifyDialError(ep, err)
+			return r
+		}
+		defer dc.Close()
+		c = dc
 	}
-	defer c.Close()
-	r.version = c.Version().String()
+	if v, ok := c.(interface{ Version() qmp.Version }); ok {
+		r.version = v.Version().String()
+	}
 	var st struct {
 		Status  string `json:"status"`
 		Running bool   `json:"running"`

@@ -255,6 +255,53 @@ func TestBusyAndSeveralMonitors(t *testing.T) {
 	}
 }
 
+// TestHeldMonitorProbedThroughIt: while this process holds a guest's only
+// monitor (opened by a Connector with the Scanner), scans go through that
+// connection and see the guest's real state, not "busy"; once it is
+// closed they dial their own again.
+func TestHeldMonitorProbedThroughIt(t *testing.T) {
+	for _, b := range qemutest.Binaries(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			inst := startReady(t, b, small(qemutest.Options{Name: "held-" + b.Version}))
+			s, _ := scannerFor("", inst.PID)
+			s.ProbeTimeout = 2 * time.Second
+			ctx := context.Background()
+			conn := &Connector{Scanner: s}
+			m, _, err := conn.Connect(ctx, "held-"+b.Version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list := func() Guest {
+				t.Helper()
+				gs, err := s.List(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return find(t, gs, inst.PID)
+			}
+			if g := list(); g.State != StateRunning || g.Version != b.Version {
+				t.Errorf("held: state %q (%s), version %q; want running, %s", g.State, g.Reason, g.Version, b.Version)
+			}
+			if err := m.Execute(ctx, "stop", nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if g := list(); g.State != StatePaused {
+				t.Errorf("held, after stop: state %q (%s), want paused", g.State, g.Reason)
+			}
+			m.Close()
+			s.mu.Lock()
+			n := len(s.held)
+			s.mu.Unlock()
+			if n != 0 {
+				t.Errorf("%d monitors still held after Close", n)
+			}
+			if g := list(); g.State != StatePaused {
+				t.Errorf("released: state %q (%s), want paused", g.State, g.Reason)
+			}
+		})
+	}
+}
+
 // TestStoppedProcess: a SIGSTOPped QEMU is "stopped" without a probe, and
 // one stopped between the /proc scan and the probe costs one probe timeout
 // and still ends "stopped".

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/qscope/qscope/qmp"
 )
 
 // DefaultProbeTimeout bounds one guest's monitor probe.
@@ -60,6 +62,49 @@ type Scanner struct {
 	mu     sync.Mutex
 	static map[string]*staticInfo
 	cpu    map[string]cpuSample
+	held   map[string]qmp.Monitor // by Endpoint.String(): monitors this process holds
+}
+
+// Hold makes scans probe the monitor at ep through m, a connection this
+// process holds, until release is called. QEMU serves one client per
+// monitor, so a probe's own connection would find it busy; through m the
+// guest's state stays live. A Connector with a Scanner holds every
+// monitor it opens, and releases it when the monitor is closed.
+func (s *Scanner) Hold(ep Endpoint, m qmp.Monitor) (release func()) {
+	key := ep.String()
+	s.mu.Lock()
+	if s.held == nil {
+		s.held = map[string]qmp.Monitor{}
+	}
+	s.held[key] = m
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.held[key] == m {
+				delete(s.held, key)
+			}
+			s.mu.Unlock()
+		})
+	}
+}
+
+// heldMonitor is the monitor this process holds at ep, if it is still
+// connected.
+func (s *Scanner) heldMonitor(ep Endpoint) qmp.Monitor {
+	s.mu.Lock()
+	m := s.held[ep.String()]
+	s.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	select {
+	case <-m.Done():
+		return nil
+	default:
+		return m
+	}
 }
 
 // staticInfo is what never changes for one process (one Key).

@@ -177,6 +177,36 @@ func TestStoppedWhileOpen(t *testing.T) {
 	}
 }
 
+// While qscope holds a guest's only monitor, the list goes on showing the
+// guest's state: discovery probes through qscope's own connection instead
+// of finding the monitor busy. On a TCP monitor a probe of its own read
+// "no-monitor" and "unresponsive" in turn.
+func TestStateWhileHeld(t *testing.T) {
+	needBinary(t)
+	_, name := guest(t, "e2e-held", qemutest.MonitorQMPTCP)
+	tm := start(t, 120, 40, nil, "--connect", "none", "--interval", "200ms")
+	tm.waitFor(wait, name)
+	tm.keys("/")
+	tm.text(name)
+	tm.keys("Enter", "e")
+	tm.waitFor(wait, "[Events]", "streaming")
+	// Ten scans or so: each one probes the guest.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); <-tick.C {
+		screen := tm.capture()
+		var row string
+		for l := range strings.Lines(screen) {
+			if strings.HasPrefix(l, name) {
+				row = l
+			}
+		}
+		if !strings.Contains(row, "running") {
+			t.Fatalf("while qscope holds the monitor the guest's row reads %q in:\n%s", row, screen)
+		}
+	}
+}
+
 func TestGuestKilledWhileOpen(t *testing.T) {
 	needBinary(t)
 	inst, name := guest(t, "e2e-killed")
