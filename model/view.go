@@ -13,11 +13,18 @@ func (m *Model) split() bool { return m.w >= SplitWidth }
 
 func (m *Model) bodyHeight() int { return max(1, m.h-3) }
 
+// leftWidth is the list's share of a split screen: most of it while the
+// list has the focus, a narrow column (names and states) while an open
+// guest's pane has it, so that events, details and the console get the
+// room.
 func (m *Model) leftWidth() int {
-	if m.split() {
-		return m.w * 55 / 100
+	if !m.split() {
+		return m.w
 	}
-	return m.w
+	if m.view != viewList {
+		return m.w * 35 / 100
+	}
+	return m.w * 55 / 100
 }
 
 func (m *Model) rightSize() (int, int) {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,18 +74,29 @@ func columns(w, nameW int) ([]colSpec, int) {
 	if w >= WideListWidth {
 		cols = append(cols, colSpec{ColVCPUs, 5, true}, colSpec{ColVersion, 7, false}, colSpec{ColMonitor, 24, false})
 	}
-	used := 0
-	for _, c := range cols {
-		used += c.w + 1
-	}
-	if used > w { // very narrow: shrink the name
-		cols[0].w = max(6, cols[0].w-(used-w))
-		used = 0
+	used := func() int {
+		n := 0
 		for _, c := range cols {
-			used += c.w + 1
+			n += c.w + 1
 		}
+		return n
 	}
-	return cols, max(0, w-used)
+	// Too narrow (a terminal under 80 columns, or the list beside an open
+	// guest): shrink long names a little, then drop the columns that
+	// matter least, then shrink the name further. NAME and STATE stay.
+	if over := used() - w; over > 0 {
+		cols[0].w = max(min(nameW, 16), cols[0].w-over)
+	}
+	for _, drop := range []Column{ColUptime, ColMem, ColPID, ColOwner, ColCPU} {
+		if used() <= w {
+			break
+		}
+		cols = slices.DeleteFunc(cols, func(c colSpec) bool { return c.c == drop })
+	}
+	if over := used() - w; over > 0 {
+		cols[0].w = max(6, cols[0].w-over)
+	}
+	return cols, max(0, w-used())
 }
 
 // Table is what the guest list shows.

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,5 +108,47 @@ func TestFullHelpWrapsGroups(t *testing.T) {
 	}
 	if out := FullHelp(th, km, 200); strings.Count(out, "\n") != 2 {
 		t.Errorf("wide enough for one row, got:\n%s", out)
+	}
+}
+
+// A narrow table (the list beside an open guest, a small terminal) drops
+// whole columns, least useful first, and keeps NAME and STATE; no row is
+// cut in the middle of a column.
+func TestTableDropsColumnsToFit(t *testing.T) {
+	th := NewTheme(true, true)
+	gs := []discover.Guest{{Name: "demo-build", Owner: discover.OwnerProcess, PID: 646, State: discover.StateRunning, CPUPercent: 1}}
+	for _, tc := range []struct {
+		w       int
+		want    []string
+		dropped []string
+	}{
+		{80, []string{"NAME", "OWNER", "PID", "STATE", "CPU%", "MEM", "UPTIME"}, nil},
+		{56, []string{"NAME", "OWNER", "PID", "STATE", "CPU%", "MEM"}, []string{"UPTIME"}},
+		{42, []string{"NAME", "OWNER", "STATE", "CPU%"}, []string{"PID", "MEM", "UPTIME"}},
+		{30, []string{"NAME", "STATE", "CPU%"}, []string{"OWNER"}},
+		{28, []string{"NAME", "STATE"}, []string{"OWNER", "CPU%"}},
+		{20, []string{"NAME", "STATE"}, []string{"OWNER"}},
+	} {
+		out := GuestTable(th, Table{Guests: gs, Selected: 0}, tc.w, 3)
+		lines := strings.Split(out, "\n")
+		header, row := strings.Fields(ansi.Strip(lines[0])), ansi.Strip(lines[1])
+		for _, c := range tc.want {
+			if !slices.ContainsFunc(header, func(h string) bool { return strings.TrimRight(h, "↓↑") == c }) {
+				t.Errorf("width %d: header %v lacks %s", tc.w, header, c)
+			}
+		}
+		for _, c := range tc.dropped {
+			if slices.Contains(header, c) {
+				t.Errorf("width %d: header %v still has %s", tc.w, header, c)
+			}
+		}
+		for _, l := range lines {
+			if Width(l) != tc.w {
+				t.Errorf("width %d: line is %d cells: %q", tc.w, Width(l), l)
+			}
+		}
+		if tc.w >= 28 && (!strings.Contains(row, "demo-build") || strings.Contains(row, "…")) {
+			t.Errorf("width %d: row cut: %q", tc.w, row)
+		}
 	}
 }
