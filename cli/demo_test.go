@@ -7,32 +7,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/qscope/qscope/internal/qemutest"
 	"github.com/qscope/qscope/qmp"
 )
-
-// demoBuffer is a bytes.Buffer safe for the command's writes and the
-// test's reads.
-type demoBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (d *demoBuffer) Write(p []byte) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.b.Write(p)
-}
-
-func (d *demoBuffer) String() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.b.String()
-}
 
 // `qscope demo --no-ui` starts the three guests, says where they are,
 // and stops them all when its context ends.
@@ -41,7 +21,7 @@ func TestDemoCommandNoUI(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out demoBuffer
+	var out lockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"demo", "--no-ui", "--connect", "none", "--dir", dir, "--qemu", b.Path}, strings.NewReader(""), &out, &out)

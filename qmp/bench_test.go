@@ -35,7 +35,9 @@ type rawClient struct {
 	r    *bufio.Reader
 }
 
-func dialRaw(m qemutest.Monitor) (*rawClient, error) {
+// dialRaw connects and negotiates; with oob, out-of-band execution is
+// enabled, so QEMU queues up to 8 commands.
+func dialRaw(m qemutest.Monitor, oob bool) (*rawClient, error) {
 	conn, err := net.DialTimeout(m.Network, m.Address, 10*time.Second)
 	if err != nil {
 		return nil, err
@@ -44,7 +46,11 @@ func dialRaw(m qemutest.Monitor) (*rawClient, error) {
 	if _, err := rc.r.ReadBytes('\n'); err != nil { // greeting
 		return nil, err
 	}
-	if _, err := rc.call([]byte(`{"execute":"qmp_capabilities"}` + "\n")); err != nil {
+	caps := `{"execute":"qmp_capabilities"}` + "\n"
+	if oob {
+		caps = `{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}` + "\n"
+	}
+	if _, err := rc.call([]byte(caps)); err != nil {
 		return nil, err
 	}
 	return rc, nil
@@ -122,7 +128,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer c.Close()
-			rc, err := dialRaw(inst.Monitors[1])
+			rc, err := dialRaw(inst.Monitors[1], false)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -207,7 +213,7 @@ func BenchmarkPipelined(b *testing.B) {
 			if !c.OOB() {
 				b.Fatal("oob not negotiated")
 			}
-			rc, err := dialRawOOB(inst.Monitors[1])
+			rc, err := dialRaw(inst.Monitors[1], true)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -294,21 +300,6 @@ func BenchmarkPipelined(b *testing.B) {
 			b.ReportMetric(totals[3].Seconds()/totals[1].Seconds(), "pipe8/raw-batch8")
 		})
 	}
-}
-
-func dialRawOOB(m qemutest.Monitor) (*rawClient, error) {
-	conn, err := net.DialTimeout(m.Network, m.Address, 10*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	rc := &rawClient{conn: conn, r: bufio.NewReader(conn)}
-	if _, err := rc.r.ReadBytes('\n'); err != nil { // greeting
-		return nil, err
-	}
-	if _, err := rc.call([]byte(`{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}` + "\n")); err != nil {
-		return nil, err
-	}
-	return rc, nil
 }
 
 func chanSeq[T any](ch <-chan T) func(func(T) bool) {

@@ -37,6 +37,17 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// openMonitor opens d's monitor through r, closed when the test ends.
+func openMonitor(t *testing.T, ctx context.Context, r *Route, d libvirt.Domain) *Monitor {
+	t.Helper()
+	m, err := r.Open(ctx, d.Name)
+	if err != nil {
+		t.Fatalf("opening %s: %v", d.Name, err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 type status struct {
 	Status  string `json:"status"`
 	Running bool   `json:"running"`
@@ -49,11 +60,7 @@ func TestCommandsAndEvents(t *testing.T) {
 	r := dialRoute(t, Config{})
 	ctx := testCtx(t, 60*time.Second)
 
-	m, err := r.Open(ctx, d.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openMonitor(t, ctx, r, d)
 	if m.UUID() != formatUUID(d.UUID) || m.Domain() != d.Name || m.URI() != virttest.URI {
 		t.Errorf("monitor identity: %s %s %s", m.Domain(), m.UUID(), m.URI())
 	}
@@ -76,7 +83,7 @@ func TestCommandsAndEvents(t *testing.T) {
 	}
 
 	// QEMU's error replies keep their class.
-	err = m.Execute(ctx, "no-such-command", nil, nil)
+	err := m.Execute(ctx, "no-such-command", nil, nil)
 	var qe *qmp.Error
 	if !errors.As(err, &qe) || qe.Class != "CommandNotFound" || qe.Command != "no-such-command" {
 		t.Errorf("unknown command: %v, want *qmp.Error CommandNotFound", err)
@@ -237,11 +244,7 @@ func TestRefusalAndForce(t *testing.T) {
 	d := virttest.StartDomain(t, l, "force")
 	r := dialRoute(t, Config{})
 	ctx := testCtx(t, 30*time.Second)
-	m, err := r.Open(ctx, d.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openMonitor(t, ctx, r, d)
 
 	objects := func() []string {
 		t.Helper()
@@ -258,7 +261,7 @@ func TestRefusalAndForce(t *testing.T) {
 		return out
 	}
 	args := map[string]any{"qom-type": "memory-backend-ram", "id": "qs-mem0", "size": 1 << 20}
-	err = m.Execute(ctx, "object-add", args, nil)
+	err := m.Execute(ctx, "object-add", args, nil)
 	var te *TrackedError
 	if !errors.Is(err, ErrTrackedByLibvirt) || !errors.As(err, &te) || te.Command != "object-add" || te.Domain != d.Name || !strings.Contains(te.Hint, "virsh") {
 		t.Fatalf("object-add without force: %v, want a TrackedError naming virsh", err)
@@ -305,11 +308,7 @@ func TestDomainDestroyedMidCall(t *testing.T) {
 	d := virttest.StartDomain(t, l, "destroy")
 	r := dialRoute(t, Config{})
 	ctx := testCtx(t, 90*time.Second)
-	m, err := r.Open(ctx, d.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openMonitor(t, ctx, r, d)
 	pid, err := virttest.PID(d.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -358,11 +357,7 @@ func TestLibvirtdRestart(t *testing.T) {
 	d := virttest.StartDomain(t, l, "restart")
 	r := dialRoute(t, Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
 	ctx := testCtx(t, 120*time.Second)
-	m, err := r.Open(ctx, d.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := openMonitor(t, ctx, r, d)
 	if err := m.Execute(ctx, "query-status", nil, nil); err != nil {
 		t.Fatal(err)
 	}
