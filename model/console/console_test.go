@@ -527,3 +527,24 @@ func TestViewFitsSize(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+// A raw JSON request completes inside its strings, and Enter sends it.
+func TestRawJSONCompletes(t *testing.T) {
+	rec := newRecorder()
+	rec.reply["query-status"] = `{"running":true,"status":"running"}`
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, `{"execute":"query-st`)
+	if cands, sel := m.Candidates(); len(cands) == 0 || cands[sel].Text != "query-status" {
+		t.Fatalf("pop-up on a raw request: %+v", cands)
+	}
+	m, _ = press(m, "tab")
+	if m.Value() != `{"execute":"query-status"` {
+		t.Fatalf("after tab: %q", m.Value())
+	}
+	m, _ = typeText(m, "}")
+	m, cmd := press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if !rec.sent("query-status") || len(m.Exchanges()) != 1 {
+		t.Fatalf("raw request not sent: calls %v", rec.calls)
+	}
+}

@@ -63,14 +63,15 @@ var common = map[string]int{
 // argument's type allows (enum values, true/false) or, for arguments that
 // name things QEMU already has, the live values (device types for
 // device_add driver=, block node names, device ids, chardev ids, job ids).
-// Candidates are fuzzy-matched against what is typed. It never fails: a
-// line it cannot read gets no candidates.
+// Candidates are fuzzy-matched against what is typed. A raw JSON request
+// ({"execute": …}) is completed inside its strings: the command, argument
+// names, values. It never fails: a line it cannot read gets no candidates.
 func (s *Schema) Complete(line string, cursor int, live *Live) Completion {
 	if cursor < 0 || cursor > len(line) {
 		cursor = len(line)
 	}
 	if strings.HasPrefix(strings.TrimSpace(line), "{") {
-		return Completion{Start: cursor, End: cursor}
+		return s.completeJSON(line, cursor, live)
 	}
 	toks := tokenize(line)
 	// The token under the cursor, or an empty one at the cursor.

@@ -133,8 +133,13 @@ func TestComplete(t *testing.T) {
 					}
 				}},
 				{`{"execute":"qu`, func(t *testing.T, c schema.Completion) {
-					if len(c.Candidates) != 0 {
-						t.Errorf("raw JSON completed: %v", texts(c))
+					if got := texts(c); len(got) == 0 || got[0] != "query-status" || c.Candidates[0].Insert != `query-status"` {
+						t.Errorf("raw JSON command: %v", got)
+					}
+				}},
+				{`{"execute":"device_add","arguments":{"driver":"virtio-net-`, func(t *testing.T, c schema.Completion) {
+					if got := texts(c); !slices.Contains(got, "virtio-net-pci") {
+						t.Errorf("raw JSON device_add driver: %v", got)
 					}
 				}},
 				{"device_add driver=virtio-", func(t *testing.T, c schema.Completion) {
