@@ -19,7 +19,7 @@ type spec struct {
 	hmp       int  // monitors in readline (HMP) mode: not QMP, ignored
 	clients   int  // QMP monitors that connect out (server=off): nothing to dial
 	other     int  // QMP monitors on stdio, pty, vc, …: nothing to dial
-	readcfg   bool // -readconfig: monitors in config files are not seen
+	readcfg   []string // -readconfig files, in order
 	paths     []string
 	libvirtID bool // -chardev id=charmonitor (libvirt's monitor name)
 }
@@ -238,7 +238,7 @@ func parseSpec(argv []string) spec {
 				machine = t
 			}
 		case "readconfig":
-			sp.readcfg = true
+			sp.readcfg = append(sp.readcfg, op.value)
 		case "qmp", "qmp-pretty":
 			sp.addLegacyMonitor(op.value, op.name == "qmp-pretty", chardevs)
 		case "monitor":
@@ -273,7 +273,7 @@ func parseSpec(argv []string) spec {
 	}
 	// Without -smp QEMU starts one vCPU, except on the "none" machine,
 	// which has none.
-	if sp.smp == 0 && machine != "none" && !sp.readcfg {
+	if sp.smp == 0 && machine != "none" && len(sp.readcfg) == 0 {
 		sp.smp = 1
 	}
 	return sp

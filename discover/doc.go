@@ -12,8 +12,9 @@
 //     "-qmp-pretty", "-chardev socket,… -mon chardev=…,mode=control", and a
 //     listening descriptor handed over as "fd=N", whose path it finds
 //     through /proc/PID/fd and /proc/net/unix. Human monitors (-monitor,
-//     -mon in readline mode) are not QMP and are ignored; monitors defined
-//     in -readconfig files are not read. Paths tell who launched the
+//     -mon in readline mode) are not QMP and are ignored. Monitors in a
+//     -readconfig file count too, when the file belongs to root or the
+//     QEMU's user. Paths tell who launched the
 //     process: libvirt (/run/libvirt/qemu, /var/lib/libvirt/qemu, or a
 //     "charmonitor" descriptor), Incus (/run/incus/<instance>/qemu.monitor)
 //     or Proxmox (/var/run/qemu-server/<vmid>.qmp); anything else is

@@ -687,3 +687,44 @@ func TestUnprivilegedUser(t *testing.T) {
 		t.Error("no /proc facts as nobody")
 	}
 }
+
+// TestReadConfig: a monitor defined in a -readconfig file is found like
+// one on the command line; a file owned by neither root nor the QEMU's
+// user is not trusted, and the reason says so.
+func TestReadConfig(t *testing.T) {
+	for _, b := range qemutest.Binaries(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			dir := shortRoot(t)
+			sock := filepath.Join(dir, "cfg.qmp")
+			cfg := filepath.Join(dir, "vm.cfg")
+			text := "[chardev \"qmp\"]\n  backend = \"socket\"\n  path = \"" + sock + "\"\n  server = \"on\"\n  wait = \"off\"\n\n[mon]\n  mode = \"control\"\n  chardev = \"qmp\"\n"
+			if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			inst := startWithArgs(t, b, "readcfg-"+b.Version, sock, "-readconfig", cfg)
+			s, _ := scannerFor("", inst.PID)
+			gs, err := s.List(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := find(t, gs, inst.PID); g.State != StateRunning || g.Monitor != sock {
+				t.Errorf("guest from -readconfig: state %q (%s), monitor %q; want running on %s", g.State, g.Reason, g.Monitor, sock)
+			}
+
+			if os.Getuid() != 0 {
+				return
+			}
+			if err := os.Chown(cfg, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			s2, _ := scannerFor("", inst.PID)
+			gs, err = s2.List(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := find(t, gs, inst.PID); g.State != StateNoMonitor || !strings.Contains(g.Reason, "not read") || !strings.Contains(g.Reason, "uid 65534") {
+				t.Errorf("config of another user: state %q reason %q; want no-monitor, not read", g.State, g.Reason)
+			}
+		})
+	}
+}

@@ -71,6 +71,7 @@ type procEntry struct {
 	lnch    launcher
 	eps     []Endpoint
 	fdNote  string // why a descriptor monitor's path is unknown
+	cfgNote string // why a -readconfig file could not be read
 	threads int
 	vcpus   int
 }
@@ -181,6 +182,25 @@ func needsNetUnix(argv []string) bool {
 // fill parses a new QEMU process's command line.
 func (s *ProcSource) fill(e *procEntry, pid int, netUnix map[uint64]string) {
 	e.sp = parseSpec(e.argv)
+	if len(e.sp.readcfg) > 0 {
+		// What -readconfig files define counts as if it were on the
+		// command line.
+		args := append([]string(nil), e.argv...)
+		var notes []string
+		for _, name := range e.sp.readcfg {
+			text, err := readConfig(s.procRoot(), pid, name)
+			if err == nil {
+				var extra []string
+				if extra, err = configArgs(text); err == nil {
+					args = append(args, extra...)
+					continue
+				}
+			}
+			notes = append(notes, fmt.Sprintf("-readconfig %s not read: %v", name, err))
+		}
+		e.sp = parseSpec(args)
+		e.cfgNote = strings.Join(notes, "; ")
+	}
 	for _, m := range e.sp.monitors {
 		ep := m.ep
 		if m.fd >= 0 {
@@ -275,8 +295,8 @@ func noMonitorReason(e *procEntry) string {
 	if e.sp.hmp > 0 {
 		parts = append(parts, "it has only the human monitor (HMP), not QMP")
 	}
-	if e.sp.readcfg {
-		parts = append(parts, "monitors defined in -readconfig files are not read")
+	if e.cfgNote != "" {
+		parts = append(parts, e.cfgNote)
 	}
 	if len(parts) == 0 {
 		return "started without a QMP monitor"

@@ -42,7 +42,7 @@ func TestParseSpecMonitors(t *testing.T) {
 		monitors []mon
 		hmp      int
 		clients  int
-		readcfg  bool
+		readcfg  []string
 	}{
 		{name: "qmp unix new syntax", argv: "-qmp|unix:/run/a.sock,server=on,wait=off", monitors: []mon{{"unix", "/run/a.sock", -1, false}}},
 		{name: "qmp unix old syntax", argv: "-qmp|unix:/run/a.sock,server,nowait", monitors: []mon{{"unix", "/run/a.sock", -1, false}}},
@@ -64,7 +64,7 @@ func TestParseSpecMonitors(t *testing.T) {
 			monitors: []mon{{"unix", "/1", -1, false}, {"tcp", "127.0.0.1:5555", -1, false}}},
 		{name: "no monitor, name plain", argv: "-name|plain|-uuid|AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee", guest: "plain", uuid: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"},
 		{name: "flags do not eat arguments", argv: "-S|-nodefaults|-no-user-config|-name|x|-enable-kvm|-qmp|unix:/f,server=on", guest: "x", monitors: []mon{{"unix", "/f", -1, false}}},
-		{name: "readconfig noted", argv: "-readconfig|/etc/vm.cfg", readcfg: true},
+		{name: "readconfig noted", argv: "-readconfig|/etc/vm.cfg|-readconfig|b.cfg", readcfg: []string{"/etc/vm.cfg", "b.cfg"}},
 		{name: "qmp stdio is not reachable", argv: "-qmp|stdio"},
 	}
 	for _, tt := range tests {
@@ -80,7 +80,7 @@ func TestParseSpecMonitors(t *testing.T) {
 			if !slices.Equal(got, tt.monitors) {
 				t.Errorf("monitors = %+v, want %+v", got, tt.monitors)
 			}
-			if sp.hmp != tt.hmp || sp.clients != tt.clients || sp.readcfg != tt.readcfg {
+			if sp.hmp != tt.hmp || sp.clients != tt.clients || !slices.Equal(sp.readcfg, tt.readcfg) {
 				t.Errorf("hmp/clients/readconfig = %d/%d/%v, want %d/%d/%v", sp.hmp, sp.clients, sp.readcfg, tt.hmp, tt.clients, tt.readcfg)
 			}
 		})
@@ -564,6 +564,52 @@ func TestGuestJSONIsPlainData(t *testing.T) {
 	for _, k := range []string{`"name":"vm"`, `"pid":1`, `"state":"running"`, `"owner":"process"`, `"monitor":"/s"`} {
 		if !strings.Contains(string(b), k) {
 			t.Errorf("%s lacks %s", b, k)
+		}
+	}
+}
+
+// A -readconfig file's chardev, mon, name and smp-opts groups become the
+// options they stand for; other groups are left out; a malformed file is
+// an error naming its line.
+func TestConfigArgs(t *testing.T) {
+	text := `# qemu config file
+
+[name]
+  guest = "cfg-vm"
+
+[smp-opts]
+  cpus = "2"
+
+[drive]
+  file = "/var/lib/vm/disk.qcow2"
+
+[chardev "qmp"]
+  backend = "socket"
+  path = "/run/vm,1.qmp"
+  server = "on"
+  wait = "off"
+
+[mon]
+  mode = "control"
+  chardev = "qmp"
+`
+	args, err := configArgs(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-name", "guest=cfg-vm", "-smp", "cpus=2",
+		"-chardev", "id=qmp,backend=socket,path=/run/vm,,1.qmp,server=on,wait=off",
+		"-mon", "mode=control,chardev=qmp"}
+	if !slices.Equal(args, want) {
+		t.Errorf("args = %q\nwant   %q", args, want)
+	}
+	sp := parseSpec(append([]string{"qemu-system-x86_64", "-readconfig", "x.cfg"}, args...))
+	if sp.name != "cfg-vm" || sp.smp != 2 || len(sp.monitors) != 1 || sp.monitors[0].ep.Address != "/run/vm,1.qmp" {
+		t.Errorf("spec from the config: name %q smp %d monitors %+v", sp.name, sp.smp, sp.monitors)
+	}
+	for _, bad := range []string{"[chardev \"x\"\n", "[mon]\nmode control\n", "[mon]\nmode = control\n"} {
+		if _, err := configArgs(bad); err == nil || !strings.Contains(err.Error(), "line ") {
+			t.Errorf("configArgs(%q) = %v, want an error naming the line", bad, err)
 		}
 	}
 }
