@@ -16,9 +16,9 @@ type spec struct {
 	smp       int // initial vCPUs from -smp: 1 when not given, 0 on -machine none
 	pidfile   string
 	monitors  []monitorSpec
-	hmp       int  // monitors in readline (HMP) mode: not QMP, ignored
-	clients   int  // QMP monitors that connect out (server=off): nothing to dial
-	other     int  // QMP monitors on stdio, pty, vc, …: nothing to dial
+	hmp       int      // monitors in readline (HMP) mode: not QMP, ignored
+	clients   int      // QMP monitors that connect out (server=off): nothing to dial
+	other     int      // QMP monitors on stdio, pty, vc, …: nothing to dial
 	readcfg   []string // -readconfig files, in order
 	paths     []string
 	libvirtID bool // -chardev id=charmonitor (libvirt's monitor name)
