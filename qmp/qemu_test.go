@@ -84,6 +84,35 @@ func TestQEMUHandshakeAndErrors(t *testing.T) {
 	})
 }
 
+// TestQEMUHMPFailures: HMP reports failures inside a successful reply;
+// HMPFailure recognises QEMU's own wordings and passes real output.
+func TestQEMUHMPFailures(t *testing.T) {
+	forEachQEMU(t, func(t *testing.T, b qemutest.Binary) {
+		inst := qemutest.Start(t, b, qemutest.Options{Paused: true})
+		c := dial(t, inst.Monitor())
+		ctx := context.Background()
+		for _, tc := range []struct {
+			line   string
+			failed bool
+		}{
+			{"system_wakeup", true},
+			{"nosuchcmd", true},
+			{"device_add", true},
+			{"sendkey", true},
+			{"info status", false},
+			{"cont", false},
+		} {
+			var out string
+			if err := c.Execute(ctx, "human-monitor-command", map[string]string{"command-line": tc.line}, &out); err != nil {
+				t.Fatalf("%s: %v", tc.line, err)
+			}
+			if msg, failed := qmp.HMPFailure(out); failed != tc.failed || (failed && msg == "") {
+				t.Errorf("HMP %q printed %q: failure %v %q, want %v", tc.line, out, failed, msg, tc.failed)
+			}
+		}
+	})
+}
+
 func TestQEMUMonitorStyles(t *testing.T) {
 	forEachQEMU(t, func(t *testing.T, b qemutest.Binary) {
 		inst := qemutest.Start(t, b, qemutest.Options{Monitors: []qemutest.MonitorStyle{
