@@ -110,7 +110,7 @@ func (l *listState) compare(a, b *discover.Guest) int {
 	case ui.ColMem:
 		c = -cmp.Compare(a.RSS, b.RSS)
 	case ui.ColUptime:
-		c = cmp.Compare(b.Started.UnixNano(), a.Started.UnixNano()) // longest first
+		c = cmp.Compare(a.Started.UnixNano(), b.Started.UnixNano()) // started first: longest up first
 	}
 	if c == 0 {
 		c = naturalCompare(a.Name, b.Name)

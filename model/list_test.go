@@ -119,7 +119,14 @@ func TestSortCycleAndReverse(t *testing.T) {
 	if got, want := names(m), []string{"b", "c", "a"}; !slices.Equal(got, want) {
 		t.Errorf("by cpu %v, want busiest first %v", got, want)
 	}
-	for range len(ui.SortColumns) - 4 {
+	press(m, "s", "s") // MEM, then UPTIME
+	if m.list.sortBy != ui.ColUptime {
+		t.Fatalf("sort column %v, want UPTIME", m.list.sortBy)
+	}
+	if got, want := names(m), []string{"a", "c", "b"}; !slices.Equal(got, want) {
+		t.Errorf("by uptime %v, want longest first %v", got, want)
+	}
+	for range len(ui.SortColumns) - 6 {
 		press(m, "s")
 	}
 	if m.list.sortBy != ui.ColName {
