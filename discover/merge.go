@@ -112,6 +112,9 @@ func join(base, o Guest) Guest {
 
 func sortGuests(gs []Guest) {
 	slices.SortStableFunc(gs, func(a, b Guest) int {
+		if c := CompareNames(a.Name, b.Name); c != 0 {
+			return c
+		}
 		if c := cmp.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}

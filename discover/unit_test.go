@@ -613,3 +613,17 @@ func TestConfigArgs(t *testing.T) {
 		}
 	}
 }
+
+// Listings order names as people read them, as the UI does: vm-2 before
+// vm-10, case ignored.
+func TestListOrderIsNatural(t *testing.T) {
+	gs := []Guest{{Name: "vm-10", PID: 1}, {Name: "vm-2", PID: 2}, {Name: "Vm-3", PID: 3}, {Name: "vm-1", PID: 4}}
+	sortGuests(gs)
+	var got []string
+	for _, g := range gs {
+		got = append(got, g.Name)
+	}
+	if want := []string{"vm-1", "vm-2", "Vm-3", "vm-10"}; !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+}

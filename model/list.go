@@ -3,7 +3,6 @@ package model
 import (
 	"cmp"
 	"slices"
-	"strings"
 
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/ui"
@@ -113,7 +112,7 @@ func (l *listState) compare(a, b *discover.Guest) int {
 		c = cmp.Compare(a.Started.UnixNano(), b.Started.UnixNano()) // started first: longest up first
 	}
 	if c == 0 {
-		c = naturalCompare(a.Name, b.Name)
+		c = discover.CompareNames(a.Name, b.Name)
 	}
 	if c == 0 {
 		c = cmp.Compare(a.Key(), b.Key())
@@ -158,43 +157,4 @@ func (l *listState) cycleSort() {
 	i := slices.Index(ui.SortColumns, l.sortBy)
 	l.sortBy = ui.SortColumns[(i+1)%len(ui.SortColumns)]
 	l.rebuild()
-}
-
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// naturalCompare orders strings ignoring ASCII case, with their digit
-// runs compared as numbers, so vm-2 comes before vm-10.
-func naturalCompare(a, b string) int {
-	for a != "" && b != "" {
-		da, db := digits(a), digits(b)
-		if da > 0 && db > 0 {
-			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
-			if c := cmp.Compare(len(na), len(nb)); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(na, nb); c != 0 {
-				return c
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if ca, cb := lower(a[0]), lower(b[0]); ca != cb {
-			return cmp.Compare(ca, cb)
-		}
-		a, b = a[1:], b[1:]
-	}
-	return cmp.Compare(len(a), len(b))
-}
-
-func digits(s string) int {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return i
 }
