@@ -250,8 +250,17 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 		buf.Write(ret)
 	}
 	buf.WriteByte('\n')
-	_, err = o.Stdout.Write(buf.Bytes())
-	return err
+	if _, err = o.Stdout.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	// HMP's failures come in the text of a successful reply.
+	var out string
+	if command == "human-monitor-command" && json.Unmarshal(ret, &out) == nil {
+		if msg, failed := qmp.HMPFailure(out); failed {
+			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", journal.HMPErrorClass, msg)}
+		}
+	}
+	return nil
 }
 
 // qmpConfirm asks a yes/no question on the terminal. Without a terminal on

@@ -125,6 +125,12 @@ func TestQMPCommand(t *testing.T) {
 				t.Errorf("device_del of nothing: exit %d out %q err %q", code, out, errs)
 			}
 			wantClass, _, _ := strings.Cut(strings.TrimSpace(errs), ":")
+			// An HMP command that fails: its output on stdout, the failure
+			// on stderr, exit 1, although QMP answered success.
+			code, out, errs = run("qmp", name, "human-monitor-command", "command-line=system_wakeup")
+			if code != 1 || !strings.Contains(out, "Error:") || !strings.HasPrefix(errs, "HMPError: ") {
+				t.Errorf("failing HMP command: exit %d out %q err %q", code, out, errs)
+			}
 
 			code, _, errs = run("qmp", strings.Repeat("z", 20), "query-status")
 			if code != 2 || !strings.Contains(errs, "no guest") {
@@ -142,8 +148,11 @@ func TestQMPCommand(t *testing.T) {
 				}
 				recs = append(recs, r)
 			}
-			if len(recs) != 2 {
+			if len(recs) != 3 {
 				t.Fatalf("journal has %d records: %+v", len(recs), recs)
+			}
+			if r := recs[2]; r.Command != "human-monitor-command" || r.Error == nil || r.Error.Class != journal.HMPErrorClass {
+				t.Errorf("HMP record %+v", r)
 			}
 			if r := recs[0]; r.Command != "stop" || r.Guest.PID != inst.PID || r.Route != "socket" || r.Client != "cli" || r.Guest.Owner != "process" || r.Error != nil {
 				t.Errorf("stop record %+v", r)

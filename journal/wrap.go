@@ -38,6 +38,10 @@ func SessionFor(g discover.Guest, client string) Session {
 	return Session{Guest: TargetOf(g), Route: route, Client: client}
 }
 
+// HMPErrorClass is the error class recorded for an HMP command whose
+// output says it failed (qmp.HMPFailure): QMP itself answered success.
+const HMPErrorClass = "HMPError"
+
 // ErrNotJournaled wraps the error of a command that QEMU ran but that
 // could not be written to the journal.
 var ErrNotJournaled = errors.New("command ran but could not be journaled")
@@ -99,12 +103,21 @@ func (w *Monitor) Execute(ctx context.Context, command string, args, result any)
 		DurationMS: float64(dur.Microseconds()) / 1000,
 		Client:     w.s.Client,
 	}
+	var hmpOut string
 	if execErr != nil {
 		rec.Error = errorInfo(execErr)
-	} else if len(ret) > MaxResult {
+	} else if command == "human-monitor-command" && json.Unmarshal(ret, &hmpOut) == nil {
+		// HMP reports failure in the text of a successful reply.
+		if msg, failed := qmp.HMPFailure(hmpOut); failed {
+			rec.Error = &ErrorInfo{Class: HMPErrorClass, Desc: msg}
+		}
+	}
+	switch {
+	case execErr != nil:
+	case len(ret) > MaxResult:
 		rec.ResultTruncated = true
-	} else {
-		rec.Result = ret
+	default:
+		rec.Result = ret // HMP's output too, failed or not
 	}
 	jerr := w.j.Append(rec)
 	if execErr == nil && result != nil && len(ret) > 0 {

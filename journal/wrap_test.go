@@ -59,6 +59,12 @@ func TestWrapRealQEMU(t *testing.T) {
 			if err := m.Execute(ctx, "object-add", map[string]any{"qom-type": "secret", "id": "s0", "data": "hunter2"}, nil); err != nil {
 				t.Fatal(err)
 			}
+			// An HMP command that fails succeeds for QMP: the failure is in
+			// its output, and the journal records it as one.
+			var wake string
+			if err := m.Execute(ctx, "human-monitor-command", map[string]any{"command-line": "system_wakeup"}, &wake); err != nil {
+				t.Fatal(err)
+			}
 			if err := m.Execute(ctx, "stop", "not an object", nil); !errors.Is(err, qmp.ErrInvalid) {
 				t.Fatalf("bad arguments: %v", err)
 			}
@@ -70,8 +76,11 @@ func TestWrapRealQEMU(t *testing.T) {
 				}
 				recs = append(recs, r)
 			}
-			if len(recs) != 3 {
-				t.Fatalf("%d records, want 3 (stop, device_del, object-add): %+v", len(recs), recs)
+			if len(recs) != 4 {
+				t.Fatalf("%d records, want 4 (stop, device_del, object-add, HMP system_wakeup): %+v", len(recs), recs)
+			}
+			if r := recs[3]; r.Command != "human-monitor-command" || r.Error == nil || r.Error.Class != journal.HMPErrorClass || r.Error.Desc == "" || len(r.Result) == 0 {
+				t.Errorf("failed HMP command recorded as %+v (output %q)", r, wake)
 			}
 			if r := recs[0]; r.Command != "stop" || r.Class != "changing" || r.Route != "socket" || r.Guest.PID != inst.PID || r.Guest.UUID != "u-1" || r.Client != "test" || string(r.Result) != "{}" || r.Error != nil {
 				t.Errorf("stop record %+v", r)
