@@ -131,7 +131,9 @@ var hmpDestructive = map[string]bool{
 //     migrate (migrate, migrate-incoming, -recover, -pause), break
 //     connections (yank); the same for human-monitor-command's
 //     equivalents (q, quit, system_reset, device_del, drive_del, loadvm,
-//     delvm, nmi, …); a transaction containing any destructive action.
+//     delvm, nmi, …); a transaction containing any destructive action;
+//     send-key and HMP sendkey of ctrl-alt-delete or sysrq, which reboot
+//     or crash most guests.
 //   - Changing: everything else, including every command this package
 //     does not know: an unknown command is never assumed read-only.
 //
@@ -147,6 +149,51 @@ func Classify(command string, args json.RawMessage) Class {
 	case readOnly[command]:
 		return ReadOnly
 	case destructive[command]:
+		return Destructive
+	case command == "send-key":
+		return classifySendKey(args)
+	}
+	return Changing
+}
+
+// classifySendKey: keys that reboot or crash most guests — ctrl-alt-delete,
+// and sysrq, Linux's magic key — are destructive; other keys are changing.
+func classifySendKey(args json.RawMessage) Class {
+	var a struct {
+		Keys []struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		} `json:"keys"`
+	}
+	if len(args) == 0 || json.Unmarshal(args, &a) != nil {
+		return Changing
+	}
+	var names []string
+	for _, k := range a.Keys {
+		var name string
+		if k.Type == "qcode" && json.Unmarshal(k.Data, &name) == nil {
+			names = append(names, name)
+		}
+	}
+	return keyCombo(names)
+}
+
+// keyCombo classifies the keys of one send-key or HMP sendkey.
+func keyCombo(names []string) Class {
+	var ctrl, alt, del bool
+	for _, n := range names {
+		switch strings.ToLower(n) {
+		case "ctrl", "ctrl_r":
+			ctrl = true
+		case "alt", "alt_r":
+			alt = true
+		case "delete", "kp_decimal":
+			del = true
+		case "sysrq":
+			return Destructive
+		}
+	}
+	if ctrl && alt && del {
 		return Destructive
 	}
 	return Changing
@@ -174,6 +221,9 @@ func classifyHMP(args json.RawMessage) Class {
 		return ReadOnly
 	case hmpDestructive[word]:
 		return Destructive
+	case word == "sendkey":
+		keys, _, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(a.CommandLine), "sendkey")), " ")
+		return keyCombo(strings.Split(keys, "-"))
 	}
 	return Changing
 }

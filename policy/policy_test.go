@@ -74,6 +74,15 @@ func TestClassify(t *testing.T) {
 		{"human-monitor-command", `{"command-line":"device_del net0"}`, Destructive},
 		{"human-monitor-command", `{"command-line":"drive_del d0"}`, Destructive},
 		{"transaction", `{"actions":[{"type":"block-dirty-bitmap-add"},{"type":"block-dirty-bitmap-clear"}]}`, Destructive},
+		// Keys: ctrl-alt-delete and sysrq reboot or crash a guest; others type.
+		{"send-key", `{"keys":[{"type":"qcode","data":"ctrl"},{"type":"qcode","data":"alt"},{"type":"qcode","data":"delete"}]}`, Destructive},
+		{"send-key", `{"keys":[{"type":"qcode","data":"alt"},{"type":"qcode","data":"sysrq"},{"type":"qcode","data":"b"}]}`, Destructive},
+		{"send-key", `{"keys":[{"type":"qcode","data":"ctrl"},{"type":"qcode","data":"alt"},{"type":"qcode","data":"f2"}]}`, Changing},
+		{"send-key", `{"keys":[{"type":"number","data":29}]}`, Changing},
+		{"send-key", "", Changing},
+		{"human-monitor-command", `{"command-line":"sendkey ctrl-alt-delete"}`, Destructive},
+		{"human-monitor-command", `{"command-line":"sendkey  alt-sysrq-b 100"}`, Destructive},
+		{"human-monitor-command", `{"command-line":"sendkey ctrl-c"}`, Changing},
 	}
 	for _, tt := range tests {
 		var args json.RawMessage
