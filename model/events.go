@@ -237,13 +237,20 @@ func (e *eventsState) data(rows int, focused bool) ui.EventsData {
 	return d
 }
 
-// prettyJSON indents an event for the pop-up.
+// prettyEvent indents an event for the pop-up, in the shape QEMU sent
+// it (the timestamp as seconds and microseconds), so that it can be
+// copied into a script that reads QEMU's events.
 func prettyEvent(ent *eventEntry) []string {
 	var b bytes.Buffer
-	obj := map[string]any{"event": ent.ev.Name, "timestamp": ent.ev.Time.Format("2006-01-02T15:04:05.000000Z07:00")}
-	if len(ent.raw) > 0 {
-		obj["data"] = ent.raw
+	type stamp struct {
+		Seconds      int64 `json:"seconds"`
+		Microseconds int64 `json:"microseconds"`
 	}
+	obj := struct {
+		Timestamp stamp           `json:"timestamp"`
+		Event     string          `json:"event"`
+		Data      json.RawMessage `json:"data,omitempty"`
+	}{stamp{ent.ev.Time.Unix(), int64(ent.ev.Time.Nanosecond() / 1000)}, ent.ev.Name, ent.raw}
 	raw, _ := json.Marshal(obj)
 	if err := json.Indent(&b, raw, "", "  "); err != nil {
 		return []string{string(raw)}

@@ -305,8 +305,13 @@ func TestEventsRingIsBounded(t *testing.T) {
 		t.Error("still following after moving up")
 	}
 	press(m, "enter")
-	if m.overlay != overlayJSON || !strings.Contains(strings.Join(m.overlayLines, "\n"), `"i": 247`) {
+	full := strings.Join(m.overlayLines, "\n")
+	if m.overlay != overlayJSON || !strings.Contains(full, `"i": 247`) {
 		t.Errorf("JSON pop-up: %v %q", m.overlay, m.overlayLines)
+	}
+	// As QEMU sent it: the timestamp in seconds and microseconds.
+	if !strings.Contains(full, `"seconds": `+strconv.FormatInt(epoch.Unix()+247, 10)) || !strings.Contains(full, `"microseconds": 0`) {
+		t.Errorf("JSON pop-up timestamp is not QEMU's: %s", full)
 	}
 	press(m, "esc")
 	if m.overlay != overlayNone || m.sess == nil {

@@ -156,3 +156,54 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDevicePropsTakeStrings: device-list-properties reports addr as an
+// integer, but QEMU takes a PCI address as a string (slot.function, or
+// hex). A device property typed only from device-list-properties is sent
+// as a string when its text does not read as the reported type, and QEMU
+// accepts it; text that reads as the type keeps it. Arguments typed by the
+// QMP schema itself stay strict.
+func TestDevicePropsTakeStrings(t *testing.T) {
+	for _, b := range qemutest.Binaries(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			g := startGuest(t, b)
+			ctx := context.Background()
+			s, err := (&schema.Loader{NoCache: true}).Load(ctx, g.client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			live := liveOf(t, b, g.client)
+			for _, p := range live.DeviceProps["virtio-net-pci"] {
+				if p.Name == "addr" && !strings.HasPrefix(p.Type, "int") {
+					t.Fatalf("addr is reported as %q: this test assumes an integer type", p.Type)
+				}
+			}
+			for _, tc := range []struct{ line, args string }{
+				{"device_add driver=virtio-net-pci id=nx1 addr=07.0", `{"driver":"virtio-net-pci","id":"nx1","addr":"07.0"}`},
+				{"device_add driver=virtio-net-pci id=nx2 addr=0x9", `{"driver":"virtio-net-pci","id":"nx2","addr":"0x9"}`},
+				{"device_add driver=virtio-net-pci id=nx3 host_mtu=1500 mq=on", `{"driver":"virtio-net-pci","id":"nx3","host_mtu":1500,"mq":"on"}`},
+			} {
+				req, err := s.Check(tc.line, live)
+				if err != nil {
+					t.Errorf("%s: %v", tc.line, err)
+					continue
+				}
+				if string(req.Args) != tc.args {
+					t.Errorf("%s: args %s, want %s", tc.line, req.Args, tc.args)
+				}
+				if err := g.client.Execute(ctx, req.Command, json.RawMessage(req.Args), nil); err != nil {
+					t.Errorf("%s: QEMU refused what Check built: %v", tc.line, err)
+				}
+			}
+			// The QMP schema's own types are not loosened.
+			for _, tc := range []struct{ line, want string }{
+				{"blockdev-add driver=null-co node-name=z0 size=1G", `blockdev-add: size: want int, got "1G"`},
+				{"device_add driver=virtio-net-pci id=[1]", `device_add: id: want str`},
+			} {
+				if _, err := s.Check(tc.line, live); err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("%s: got %v, want %s", tc.line, err, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -277,8 +277,10 @@ func (o *object) UnmarshalJSON(data []byte) error {
 // JSON) or a QMP message {"execute": …, "arguments": {…}}.
 //
 // live supplies device properties for device_add, the one command whose
-// arguments go beyond its schema; nil is fine. The error is an
-// *InputError.
+// arguments go beyond its schema; nil is fine. Their types from
+// device-list-properties only guide: a value that reads as the reported
+// type is sent as that type, any other as a string for QEMU to judge
+// (addr=07.0, size=1G). The error is an *InputError.
 func (s *Schema) Check(line string, live *Live) (Request, error) {
 	line = strings.TrimSpace(line)
 	if line == "" {
@@ -567,6 +569,8 @@ func (c *checker) object(t *Type, n *node, path string, extra bool) (any, error)
 			v, err = inferText(kid.text)
 		case mt == nil:
 			v, err = c.infer(kid)
+		case kid.leaf && m == nil:
+			v, err = c.propText(mt, kid.text, p)
 		case kid.leaf:
 			v, err = c.text(mt, kid.text, p)
 		default:
@@ -581,6 +585,32 @@ func (c *checker) object(t *Type, n *node, path string, extra bool) (any, error)
 		return nil, err
 	}
 	return out, nil
+}
+
+// propText converts the text of a device property typed only by
+// device-list-properties. Its type is a hint, not a rule: many
+// properties that report an integer also take a string (a PCI addr as
+// "07.0", a size as "1G"), and QEMU reads them itself. So text that reads
+// as the reported type is sent as that type, and any other text as a
+// string, for QEMU to judge.
+func (c *checker) propText(t *Type, text, path string) (any, error) {
+	s, quoted, err := unquote(text)
+	if err != nil {
+		return nil, c.errf(path, "%s: %v", path, err)
+	}
+	if !quoted {
+		switch t.Name {
+		case "int":
+			if isInt(s) {
+				return json.Number(s), nil
+			}
+		case "bool":
+			if s == "true" || s == "false" {
+				return s == "true", nil
+			}
+		}
+	}
+	return s, nil
 }
 
 func without(keys []string, k string) []string {
