@@ -705,6 +705,12 @@ func (m *Model) clampDetails() {
 
 func (m *Model) eventsKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys.Events
+	if e := &m.events; e.filter != "" && key.Matches(msg, k.Views.Back) {
+		// As in the list: esc clears a kept filter before it leaves.
+		e.filter = ""
+		e.refilter()
+		return nil
+	}
 	if cmd, ok := m.guestViewKey(msg, k.Views, k.Actions); ok {
 		return cmd
 	}

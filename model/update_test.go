@@ -287,6 +287,14 @@ func TestEventsRingIsBounded(t *testing.T) {
 	if len(e.shown) != 50 {
 		t.Errorf("filter resu shows %d, want 50", len(e.shown))
 	}
+	// esc clears a kept filter first, and only then leaves the pane.
+	press(m, "esc")
+	if e.filter != "" || len(e.shown) != 100 || m.view != viewEvents || m.sess == nil {
+		t.Errorf("esc with a filter: filter %q, %d shown, view %v", e.filter, len(e.shown), m.view)
+	}
+	press(m, "/")
+	typeText(m, "resu")
+	press(m, "enter")
 	// Pause freezes the view while events keep arriving.
 	press(m, "space")
 	m.Update(eventsMsg{sid: m.sess.id, events: []qmp.Event{{Name: "RESUME", Data: json.RawMessage(`{"i":999}`)}}})
