@@ -101,6 +101,10 @@ func (m *Model) askAction(act action, g discover.Guest) {
 	if act == actPause && isPaused(g.State) {
 		act = actResume
 	}
+	if why := unreachable(g); act != actKill && why != "" && !(m.sess != nil && m.sess.key == g.Key() && m.sess.state == sessOpen) {
+		m.flash(act.String()+" "+g.Name+": "+why, true)
+		return
+	}
 	if act == actKill {
 		if g.Owner == discover.OwnerLibvirt {
 			m.flash("kill: libvirt's guests are driven only through libvirt; use Q (quit) or virsh destroy", true)
@@ -112,6 +116,26 @@ func (m *Model) askAction(act action, g discover.Guest) {
 		}
 	}
 	m.confirm = &confirmState{act: act, guest: g}
+}
+
+// unreachable says why no command can reach g's monitor now, or "" when
+// one may: an action is refused at once rather than confirmed and then
+// failed.
+func unreachable(g discover.Guest) string {
+	if g.Owner == discover.OwnerLibvirt {
+		return "" // through libvirt
+	}
+	switch g.State {
+	case discover.StateNoMonitor:
+		return "it has no QMP monitor qscope can reach; K kills the process"
+	case discover.StateDenied:
+		return "its monitor belongs to another user; run qscope as that user or root"
+	case discover.StateStopped:
+		return "the process is stopped (SIGSTOP) and its monitor cannot answer; send it SIGCONT, or K kills it"
+	case discover.StateBusy:
+		return "another client holds its only monitor"
+	}
+	return ""
 }
 
 func isPaused(st discover.State) bool {

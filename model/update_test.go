@@ -546,3 +546,20 @@ func TestQuestionMarkInTheConsole(t *testing.T) {
 		t.Errorf("? while typing or in a prompt should go to the console: overlay %v, console got %v", m.overlay, stub.keys)
 	}
 }
+
+// An action on a guest whose monitor cannot be reached is refused at once,
+// saying why, instead of asking for confirmation and then failing; kill
+// stays available.
+func TestActionOnUnreachableGuestRefusedAtOnce(t *testing.T) {
+	m := newTest(t, Config{Connect: failingConnect(qmp.ErrBusy), Kill: func(context.Context, discover.Guest) error { return nil }})
+	nm := testGuest("nomon", 7, discover.StateNoMonitor)
+	m.Update(added(nm))
+	press(m, "p")
+	if m.confirm != nil || !strings.Contains(m.msg, "no QMP monitor") {
+		t.Errorf("pause on a guest without a monitor: confirm %+v, message %q", m.confirm, m.msg)
+	}
+	press(m, "K")
+	if m.confirm == nil || m.confirm.act != actKill {
+		t.Errorf("kill on a guest without a monitor: %+v, want its confirmation", m.confirm)
+	}
+}
