@@ -70,7 +70,7 @@ func TestLibvirtdGoneWhileOpen(t *testing.T) {
 	tm.keys("/")
 	tm.text(d.Name)
 	tm.keys("Enter", "e")
-	tm.waitFor(wait, "[Events]", "streaming", "holding "+d.Name+"'s monitor")
+	tm.waitFor(wait, "[Events]", "streaming", "connected to "+d.Name+" through libvirt")
 	virttest.RestartLibvirtd(t, func() {
 		s := tm.waitFor(wait, "monitor closed")
 		if !strings.Contains(s, "[Events]") {
@@ -88,5 +88,5 @@ func TestLibvirtdGoneWhileOpen(t *testing.T) {
 		tm.waitFor(2*time.Second, "[Guests]")
 	})
 	tm.keys("Enter")
-	tm.waitFor(wait, "[Details]", "run state", "holding "+d.Name+"'s monitor")
+	tm.waitFor(wait, "[Details]", "run state", "connected to "+d.Name+" through libvirt")
 }

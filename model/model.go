@@ -465,14 +465,17 @@ func (m *Model) consoleIdle() bool {
 
 // back leaves the guest's views and releases its monitor.
 func (m *Model) back() tea.Cmd {
-	name := ""
+	name, libvirt := "", false
 	if m.sess != nil {
-		name = m.sess.guest.Name
+		name, libvirt = m.sess.guest.Name, m.sess.guest.Owner == discover.OwnerLibvirt
 	}
 	cmd := m.release()
 	m.view = viewList
 	m.layout()
-	if name != "" {
+	switch {
+	case name != "" && libvirt:
+		m.flash("closed the libvirt connection to "+name, false)
+	case name != "":
 		m.flash("released "+name+"'s monitor", false)
 	}
 	return cmd

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/ui"
 )
 
@@ -216,7 +217,12 @@ func (m *Model) statusLine() string {
 	var parts []string
 	tone := ui.ToneNormal
 	if s := m.sess; s != nil && (s.state == sessOpen || s.state == sessDialing) {
-		parts = append(parts, "holding "+s.guest.Name+"'s monitor — esc releases it")
+		if s.guest.Owner == discover.OwnerLibvirt {
+			// libvirtd holds the monitor; qscope only talks to libvirtd.
+			parts = append(parts, "connected to "+s.guest.Name+" through libvirt — esc closes")
+		} else {
+			parts = append(parts, "holding "+s.guest.Name+"'s monitor — esc releases it")
+		}
 		tone = ui.ToneWarn
 	}
 	if m.msg != "" {
