@@ -61,7 +61,8 @@ func newListCmd(o *Options) *cobra.Command {
 		Long: `List every QEMU guest this user can see: hand-started ones, libvirt's,
 Incus's and Proxmox's. Each guest's monitor is visited briefly (connect,
 query-status, disconnect); a monitor held by another client shows as busy,
-a stopped process as stopped.
+a stopped process as stopped. CPU% here is the average since the process
+started (one listing has no earlier sample); the UI shows the current rate.
 
 With --json the output is a JSON array of objects with (at least) name,
 uuid, pid, state, reason, owner, monitor, monitors, version, started,
