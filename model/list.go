@@ -43,12 +43,23 @@ func (l *listState) apply(changes []discover.Change) {
 	l.rebuild()
 }
 
-type filterSource []*discover.Guest
-
-func (f filterSource) String(i int) string {
-	return f[i].Name + " " + string(f[i].Owner) + " " + string(f[i].State)
+// filterSource is one field of the guests, for the fuzzy filter: the
+// filter matches a guest when it matches its name, its owner or its state
+// alone — never letters picked from several fields ("dup" is not d-u from
+// "demo-build" and p from "process").
+type filterSource struct {
+	guests []*discover.Guest
+	field  func(*discover.Guest) string
 }
-func (f filterSource) Len() int { return len(f) }
+
+func (f filterSource) String(i int) string { return f.field(f.guests[i]) }
+func (f filterSource) Len() int            { return len(f.guests) }
+
+var filterFields = []func(*discover.Guest) string{
+	func(g *discover.Guest) string { return g.Name },
+	func(g *discover.Guest) string { return string(g.Owner) },
+	func(g *discover.Guest) string { return string(g.State) },
+}
 
 // rebuild recomputes the visible rows and restores the selection by key;
 // when the selected guest is gone, the row that took its place is
@@ -61,14 +72,17 @@ func (l *listState) rebuild() {
 		all = append(all, &g)
 	}
 	if l.filter != "" {
-		src := make(filterSource, len(all))
-		for i, g := range all {
-			src[i] = g
+		hit := make([]bool, len(all))
+		for _, f := range filterFields {
+			for _, m := range fuzzy.FindFromNoSort(l.filter, filterSource{all, f}) {
+				hit[m.Index] = true
+			}
 		}
-		ms := fuzzy.FindFromNoSort(l.filter, src)
-		kept := make([]*discover.Guest, 0, len(ms))
-		for _, m := range ms {
-			kept = append(kept, all[m.Index])
+		kept := make([]*discover.Guest, 0, len(all))
+		for i, g := range all {
+			if hit[i] {
+				kept = append(kept, g)
+			}
 		}
 		all = kept
 	}

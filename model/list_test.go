@@ -140,13 +140,21 @@ func TestFuzzyFilterOverNameOwnerState(t *testing.T) {
 	db := testGuest("database", 2, "paused")
 	lv := testGuest("mail", 3, "running")
 	lv.Owner = discover.OwnerLibvirt
-	m.Update(added(web, db, lv))
+	demo := testGuest("demo-build", 4, "running")
+	m.Update(added(web, db, lv, demo))
 	press(m, "/")
 	typeText(m, "wbfr")
 	if got := names(m); !slices.Equal(got, []string{"web-frontend"}) {
 		t.Errorf("filter wbfr: %v", got)
 	}
+	// Letters from several fields do not add up to a match: "dup" is not
+	// d-u of "demo-build" and p of "process".
 	press(m, "backspace", "backspace", "backspace", "backspace")
+	typeText(m, "dup")
+	if got := names(m); len(got) != 0 {
+		t.Errorf("filter dup: %v, want none", got)
+	}
+	press(m, "backspace", "backspace", "backspace")
 	typeText(m, "paus")
 	if got := names(m); !slices.Equal(got, []string{"database"}) {
 		t.Errorf("filter paus (a state): %v", got)
@@ -162,8 +170,8 @@ func TestFuzzyFilterOverNameOwnerState(t *testing.T) {
 		t.Fatal("still typing after enter")
 	}
 	press(m, "esc")
-	if len(m.list.rows) != 3 {
-		t.Errorf("esc left %d rows, want 3", len(m.list.rows))
+	if len(m.list.rows) != 4 {
+		t.Errorf("esc left %d rows, want 4", len(m.list.rows))
 	}
 }
 
