@@ -140,6 +140,18 @@ func TestSessionAgainstQEMU(t *testing.T) {
 					t.Errorf("details lack %q:\n%s", want, s)
 				}
 			}
+			// The machine alias given (-machine pc) is shown resolved.
+			machine := ""
+			for _, sec := range m.details.secs {
+				for _, r := range sec.Rows {
+					if r.Label == "machine" {
+						machine = r.Value
+					}
+				}
+			}
+			if !strings.HasPrefix(machine, "pc-i440fx-") || !strings.HasSuffix(machine, " (pc)") {
+				t.Errorf("machine row %q, want pc-i440fx-… (pc)", machine)
+			}
 			// vCPU CPU% appears after the second sample.
 			d.until("a vCPU CPU% figure", 10*time.Second, func() bool {
 				for _, r := range m.details.secs[secVCPUs].Rows {

@@ -91,19 +91,26 @@ func fetchQEMU(ctx context.Context, mon qmp.Monitor, g discover.Guest) (sectionR
 	} else {
 		res.note = "query-target: " + err.Error()
 	}
+	// The machine type as given, resolved when it is an alias ("pc" is
+	// pc-i440fx-7.2 on 7.2): the versioned type is what migration needs.
+	var ms []struct {
+		Name      string `json:"name"`
+		Alias     string `json:"alias"`
+		IsDefault bool   `json:"is-default"`
+	}
+	qerr := mon.Execute(ctx, "query-machines", nil, &ms)
 	if mt := machineFromCmdline(g.Cmdline); mt != "" {
-		rows = append(rows, row("machine", mt))
-	} else {
-		var ms []struct {
-			Name      string `json:"name"`
-			Alias     string `json:"alias"`
-			IsDefault bool   `json:"is-default"`
+		shown := mt
+		for _, m := range ms {
+			if m.Alias == mt && m.Name != mt {
+				shown = m.Name + " (" + mt + ")"
+			}
 		}
-		if err := mon.Execute(ctx, "query-machines", nil, &ms); err == nil {
-			for _, m := range ms {
-				if m.IsDefault {
-					rows = append(rows, row("machine", m.Name+" (the default; no -machine given)"))
-				}
+		rows = append(rows, row("machine", shown))
+	} else if qerr == nil {
+		for _, m := range ms {
+			if m.IsDefault {
+				rows = append(rows, row("machine", m.Name+" (the default; no -machine given)"))
 			}
 		}
 	}
