@@ -68,13 +68,17 @@ func TestLibvirtSourceMergedWithProcessScan(t *testing.T) {
 	}
 
 	// libvirt's state wins over the process's placeholder, and the taint
-	// set by the passthrough shows.
+	// set by the passthrough shows (stop goes through libvirt's own API,
+	// query-status through the passthrough).
 	m, err := virt.OpenDomain(ctx, virt.Config{URI: virttest.URI}, run.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	if err := m.Execute(ctx, "stop", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Execute(ctx, "query-status", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	g, _ = list()
@@ -232,6 +236,14 @@ func TestLibvirtSourceRemoteKeepsRoute(t *testing.T) {
 		}
 	}
 	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A Scanner closes the sources it scans with.
+	s := &discover.Scanner{Sources: []discover.Source{}, Extra: []discover.Source{&discover.LibvirtSource{URI: "qemu+tcp://127.0.0.1:1/system"}}}
+	if _, err := s.List(ctx); !errors.Is(err, virt.ErrUnreachable) {
+		t.Fatalf("scanner list: %v; want ErrUnreachable", err)
+	}
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// goleak (TestMain) checks that Close stopped the redialling.

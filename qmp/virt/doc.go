@@ -31,10 +31,16 @@
 // blockdev-add, netdev_add, object-add, chardev-add, migrate, block_resize,
 // …; see policy.LibvirtTracked) are refused with a *[TrackedError] naming
 // the libvirt-native way (virsh attach-device, virsh blockresize, …),
-// unless the Monitor was opened [WithForce]. Changes libvirt follows by
-// QEMU's events (stop, cont, system_reset, system_powerdown) pass. libvirt
-// sets the custom-monitor taint on a domain once anything is sent this way;
-// [Monitor.Taints] and [DomainInfo.Taints] report it.
+// unless the Monitor was opened [WithForce]. stop, cont, system_reset and
+// system_powerdown (without arguments) are not sent through the
+// passthrough at all: they go through libvirt's own API (virDomainSuspend,
+// virDomainResume, virDomainReset, virDomainShutdownFlags with the ACPI
+// power button), so libvirt records them as its user's and does not taint
+// the domain; a refusal in the domain's present state wraps
+// [ErrInvalidState]. Other changes libvirt follows by QEMU's events (quit,
+// balloon) pass. libvirt sets the custom-monitor taint on a domain once
+// anything is sent through the passthrough; [Monitor.Taints] and
+// [DomainInfo.Taints] report it.
 //
 // libvirt adds its own id to every command and refuses one supplied by the
 // caller; this package never sends one.

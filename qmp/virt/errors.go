@@ -23,6 +23,11 @@ var (
 	// ErrDomainStopped ends a Monitor whose domain stopped (shut down,
 	// destroyed, crashed) while it was open.
 	ErrDomainStopped = errors.New("domain stopped")
+	// ErrInvalidState means libvirt refused stop, cont, system_reset or
+	// system_powerdown in the domain's present state (cont while it runs,
+	// system_powerdown while it is paused). The domain and the Monitor
+	// are unaffected.
+	ErrInvalidState = errors.New("refused by libvirt in the domain's present state")
 )
 
 // TrackedError is the refusal of a command that libvirt tracks in its own

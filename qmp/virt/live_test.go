@@ -511,3 +511,163 @@ func TestSharedRouteRoutesEventsByDomain(t *testing.T) {
 		t.Error("route disconnected after a Monitor closed")
 	}
 }
+
+// domainState reads libvirt's state and reason for d.
+func domainState(t *testing.T, l *libvirt.Libvirt, d libvirt.Domain) (libvirt.DomainState, int32) {
+	t.Helper()
+	s, reason, err := l.DomainGetState(d, 0)
+	if err != nil {
+		t.Fatalf("DomainGetState(%s): %v", d.Name, err)
+	}
+	return libvirt.DomainState(s), reason
+}
+
+// stop, cont, system_reset and system_powerdown go through libvirt's own
+// API: libvirt records the pause as the user's and sets no taint.
+func TestLifecycleThroughLibvirtAPI(t *testing.T) {
+	virttest.Require(t)
+	l := virttest.Conn(t)
+	d := virttest.StartDomain(t, l, "native")
+	r := dialRoute(t, Config{})
+	ctx := testCtx(t, 60*time.Second)
+	m := openMonitor(t, ctx, r, d)
+	customMonitor := func() bool {
+		t.Helper()
+		taints, err := m.Taints(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(taints, "custom-monitor")
+	}
+	if customMonitor() {
+		t.Fatal("a fresh domain is already tainted custom-monitor")
+	}
+	sub := m.Subscribe("STOP", "RESUME", "RESET", "POWERDOWN")
+	defer sub.Close()
+	event := func(name string) {
+		t.Helper()
+		if ev, err := sub.Next(ctx); err != nil || ev.Name != name {
+			t.Fatalf("event %+v, %v; want %s", ev, err, name)
+		}
+	}
+
+	// What QEMU returns: an empty object.
+	var ret map[string]any
+	if err := m.Execute(ctx, "stop", nil, &ret); err != nil {
+		t.Fatal(err)
+	}
+	if ret == nil || len(ret) != 0 {
+		t.Errorf("stop returned %v, want {}", ret)
+	}
+	if s, reason := domainState(t, l, d); s != libvirt.DomainPaused || libvirt.DomainPausedReason(reason) != libvirt.DomainPausedUser {
+		t.Errorf("after stop libvirt says %s (reason %d %q), want paused (user)", stateName(int32(s)), reason, reasonName(int32(s), reason))
+	}
+	event("STOP")
+
+	// Empty arguments take the same way.
+	if err := m.Execute(ctx, "cont", json.RawMessage(`{ }`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if s, reason := domainState(t, l, d); s != libvirt.DomainRunning || libvirt.DomainRunningReason(reason) != libvirt.DomainRunningUnpaused {
+		t.Errorf("after cont libvirt says %s (reason %d %q), want running (unpaused)", stateName(int32(s)), reason, reasonName(int32(s), reason))
+	}
+	event("RESUME")
+
+	if err := m.Execute(ctx, "system_reset", map[string]any{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	event("RESET")
+	if err := m.Execute(ctx, "system_powerdown", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	event("POWERDOWN")
+	if s, _ := domainState(t, l, d); s != libvirt.DomainRunning {
+		t.Errorf("after reset and powerdown libvirt says %s, want running", stateName(int32(s)))
+	}
+
+	if customMonitor() {
+		t.Error("stop, cont, system_reset and system_powerdown tainted the domain custom-monitor")
+	}
+	// The check can see the taint: one passthrough command sets it.
+	if err := m.Execute(ctx, "query-status", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !customMonitor() {
+		t.Error("no custom-monitor taint after a passthrough command")
+	}
+}
+
+// libvirt's refusals come back as errors; a refusal in the domain's
+// present state leaves the Monitor open, a domain gone ends it.
+func TestLifecycleThroughLibvirtAPIErrors(t *testing.T) {
+	virttest.Require(t)
+	l := virttest.Conn(t)
+	d := virttest.StartDomain(t, l, "native-err")
+	r := dialRoute(t, Config{})
+	ctx := testCtx(t, 60*time.Second)
+	m := openMonitor(t, ctx, r, d)
+
+	err := m.Execute(ctx, "cont", nil, nil)
+	if !errors.Is(err, ErrInvalidState) || errors.Is(err, ErrDomainNotRunning) || !strings.Contains(err.Error(), "cont") {
+		t.Errorf("cont while running: %v, want ErrInvalidState naming cont", err)
+	}
+	if err := m.Execute(ctx, "stop", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Execute(ctx, "system_powerdown", nil, nil); !errors.Is(err, ErrInvalidState) {
+		t.Errorf("system_powerdown while paused: %v, want ErrInvalidState", err)
+	}
+	if m.Err() != nil {
+		t.Fatalf("monitor ended by a refusal: %v", m.Err())
+	}
+	if err := m.Execute(ctx, "cont", nil, nil); err != nil {
+		t.Fatalf("cont after the refusals: %v", err)
+	}
+	if s, _ := domainState(t, l, d); s != libvirt.DomainRunning {
+		t.Errorf("libvirt says %s, want running", stateName(int32(s)))
+	}
+
+	// A persistent domain shut off under the Monitor: stop fails and the
+	// Monitor ends, whether libvirt's lifecycle event or its answer to
+	// the call comes first.
+	p := virttest.DefineDomain(t, l, "native-off")
+	if err := l.DomainCreate(p); err != nil {
+		t.Fatal(err)
+	}
+	pm, err := r.Open(ctx, p.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	if err := l.DomainDestroy(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := pm.Execute(ctx, "stop", nil, nil); !errors.Is(err, ErrDomainStopped) && !errors.Is(err, ErrDomainNotRunning) {
+		t.Errorf("stop on a shut-off domain: %v, want ErrDomainStopped or ErrDomainNotRunning", err)
+	}
+	select {
+	case <-pm.Done():
+		if !errors.Is(pm.Err(), ErrDomainStopped) {
+			t.Errorf("monitor ended with %v, want ErrDomainStopped", pm.Err())
+		}
+	case <-ctx.Done():
+		t.Fatal("monitor not ended after its domain was shut off")
+	}
+	// The same through libvirt's answer alone: a Monitor that gets no
+	// lifecycle events (not registered with the session) asks libvirt,
+	// which refuses "domain is not running"; that is the domain gone, not
+	// a refusal in its present state.
+	late := &Monitor{r: r, s: pm.s, dom: pm.dom, name: pm.name, done: make(chan struct{})}
+	err = late.Execute(ctx, "stop", nil, nil)
+	if !errors.Is(err, ErrDomainNotRunning) || errors.Is(err, ErrInvalidState) {
+		t.Errorf("stop on a shut-off domain, answered by libvirt: %v, want ErrDomainNotRunning", err)
+	}
+	select {
+	case <-late.Done():
+		if !errors.Is(late.Err(), ErrDomainStopped) {
+			t.Errorf("monitor ended with %v, want ErrDomainStopped", late.Err())
+		}
+	default:
+		t.Error("monitor not ended when libvirt said its domain is not running")
+	}
+}

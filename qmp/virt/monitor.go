@@ -39,7 +39,9 @@ func WithQueueSize(n int) Option { return func(o *monitorOptions) { o.queueSize 
 // the reason. Open a new one after the route has reconnected.
 //
 // libvirt marks a domain whose monitor was used this way with the
-// custom-monitor taint; Taints reads it back.
+// custom-monitor taint; Taints reads it back. stop, cont, system_reset
+// and system_powerdown are carried out through libvirt's own API instead,
+// so libvirt records them as its user's and sets no taint for them.
 type Monitor struct {
 	r      *Route
 	s      *session
@@ -172,6 +174,13 @@ func (m *Monitor) Subscribe(names ...string) *qmp.Subscription {
 // Execute runs command through libvirt and unmarshals its return value
 // into result (nil discards it). QEMU's error replies come back as
 // *qmp.Error; commands libvirt tracks as *TrackedError (unless forced).
+//
+// stop, cont, system_reset and system_powerdown without arguments go
+// through libvirt's own API instead of the passthrough (virDomainSuspend,
+// virDomainResume, virDomainReset, virDomainShutdownFlags with the ACPI
+// power button): they return {} as QEMU would, and libvirt's refusal in
+// the domain's present state wraps ErrInvalidState.
+//
 // Never put an "id" in the request: libvirt adds its own and refuses one
 // given by the caller, so this method has no way to send one.
 func (m *Monitor) Execute(ctx context.Context, command string, args, result any) error {
@@ -207,6 +216,9 @@ func (m *Monitor) ExecuteRaw(ctx context.Context, command string, args any) (jso
 		return nil, fmt.Errorf("virt: %s: %w", command, m.Err())
 	default:
 	}
+	if op := nativeOp(command, a); op != nil {
+		return m.native(ctx, command, op)
+	}
 	req := make([]byte, 0, 32+len(command)+len(a))
 	req = append(req, `{"execute":"`...)
 	req = append(req, command...) // validated: needs no escaping
@@ -217,49 +229,71 @@ func (m *Monitor) ExecuteRaw(ctx context.Context, command string, args any) (jso
 	}
 	req = append(req, '}')
 
-	type result struct {
-		s   string
-		err error
-	}
-	ch := make(chan result, 1)
 	l, dom := m.s.l, m.dom
+	ans, err := await(ctx, m, command, func() (string, error) {
+		return l.QEMUDomainMonitorCommand(dom, string(req), 0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ans.err != nil {
+		return nil, m.failed(ctx, command, ans.err)
+	}
+	return parseReply(command, ans.v)
+}
+
+// answer is what a go-libvirt request returned.
+type answer[T any] struct {
+	v   T
+	err error
+}
+
+// await runs f, one go-libvirt request made for command, in its own
+// goroutine and waits for its answer, for ctx to end or for the Monitor to
+// end, whichever comes first (go-libvirt's calls take no context). When the
+// wait ends early, the error says why, ready for the caller; the goroutine
+// finishes when go-libvirt returns and its late answer is dropped.
+func await[T any](ctx context.Context, m *Monitor, command string, f func() (T, error)) (answer[T], error) {
+	ch := make(chan answer[T], 1)
 	go func() {
-		s, err := l.QEMUDomainMonitorCommand(dom, string(req), 0)
-		ch <- result{s, err}
+		v, err := f()
+		ch <- answer[T]{v, err}
 	}()
-	var r result
 	select {
-	case r = <-ch:
+	case a := <-ch:
+		return a, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("virt: %s: %w", command, ctx.Err())
+		return answer[T]{}, fmt.Errorf("virt: %s: %w", command, ctx.Err())
 	case <-m.done:
-		return nil, fmt.Errorf("virt: %s: %w", command, m.Err())
+		return answer[T]{}, fmt.Errorf("virt: %s: %w", command, m.Err())
 	}
-	if r.err != nil {
-		err := m.s.mapErr(r.err, m.name)
-		if monitorLost(r.err) {
-			// libvirt lost QEMU's monitor: the process is going away, and
-			// its lifecycle event follows in a moment. Wait a little for
-			// it so the caller learns the reason, not just the symptom.
-			t := time.NewTimer(time.Second)
-			select {
-			case <-m.done:
-				err = fmt.Errorf("%w (%w)", m.Err(), err)
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
+}
+
+// failed turns libvirt's failure of a request made for command into the
+// caller's error, and ends the Monitor when it says the domain is gone.
+func (m *Monitor) failed(ctx context.Context, command string, lerr error) error {
+	err := m.s.mapErr(lerr, m.name)
+	if monitorLost(lerr) {
+		// libvirt lost QEMU's monitor: the process is going away, and
+		// its lifecycle event follows in a moment. Wait a little for
+		// it so the caller learns the reason, not just the symptom.
+		t := time.NewTimer(time.Second)
+		select {
+		case <-m.done:
+			err = fmt.Errorf("%w (%w)", m.Err(), err)
+		case <-t.C:
+		case <-ctx.Done():
 		}
-		if isGone(err) {
-			// The domain went away under us (its lifecycle event may
-			// still be on its way): end the Monitor, as a closed socket
-			// ends a direct client.
-			m.s.remove(m)
-			m.end(fmt.Errorf("virt: domain %q: %w: %w", m.name, ErrDomainStopped, err))
-		}
-		return nil, fmt.Errorf("virt: %s: %w", command, err)
+		t.Stop()
 	}
-	return parseReply(command, r.s)
+	if isGone(err) {
+		// The domain went away under us (its lifecycle event may
+		// still be on its way): end the Monitor, as a closed socket
+		// ends a direct client.
+		m.s.remove(m)
+		m.end(fmt.Errorf("virt: domain %q: %w: %w", m.name, ErrDomainStopped, err))
+	}
+	return fmt.Errorf("virt: %s: %w", command, err)
 }
 
 // monitorLost reports whether libvirt failed a command because its own

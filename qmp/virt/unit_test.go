@@ -214,3 +214,28 @@ func TestTrackedErrorIs(t *testing.T) {
 		t.Errorf("TrackedError: %v", err)
 	}
 }
+
+func TestNativeOp(t *testing.T) {
+	for _, tc := range []struct {
+		command string
+		args    string
+		native  bool
+	}{
+		{"stop", "", true},
+		{"cont", "{}", true},
+		{"system_reset", "{ }", true},
+		{"system_powerdown", "", true},
+		{"system_reset", `{"x":1}`, false}, // QEMU answers for itself
+		{"quit", "", false},
+		{"query-status", "", false},
+		{"human-monitor-command", `{"command-line":"stop"}`, false},
+	} {
+		var a json.RawMessage
+		if tc.args != "" {
+			a = json.RawMessage(tc.args)
+		}
+		if got := nativeOp(tc.command, a) != nil; got != tc.native {
+			t.Errorf("nativeOp(%s, %s) = %v, want %v", tc.command, tc.args, got, tc.native)
+		}
+	}
+}
