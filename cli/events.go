@@ -61,6 +61,7 @@ func runEvents(ctx context.Context, o *Options, target string, filters []string)
 		}
 	}
 	s := newScanner(o)
+	defer s.Close()
 	m, g, err := newConnector(o, s).Connect(ctx, target)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -49,6 +49,14 @@ func TestQMPThroughLibvirt(t *testing.T) {
 		t.Errorf("the forced object is not in QEMU: exit %d, %s", code, out)
 	}
 
+	// A --connect to another daemon does not move a domain this host's
+	// daemon runs: it goes where it runs, and stderr says so.
+	var outb, errb bytes.Buffer
+	code = Main(ctx, []string{"--connect", "qemu+tcp://127.0.0.1:1/system", "qmp", d.Name, "query-status"}, strings.NewReader(""), &outb, &errb)
+	if code != 0 || !strings.Contains(errb.String(), "run by the libvirt daemon at "+virttest.URI) {
+		t.Errorf("--connect elsewhere: exit %d, stderr %q", code, errb.String())
+	}
+
 	var recs []journal.Record
 	for r, err := range journal.Read(ctx, filepath.Join(state, "qscope", "journal.jsonl"), journal.Filter{}) {
 		if err != nil {
@@ -56,7 +64,7 @@ func TestQMPThroughLibvirt(t *testing.T) {
 		}
 		recs = append(recs, r)
 	}
-	if len(recs) != 1 || recs[0].Command != "object-add" || recs[0].Route != "libvirt" || recs[0].Guest.Domain != d.Name || recs[0].Error != nil {
+	if len(recs) != 1 || recs[0].Command != "object-add" || recs[0].Route != "libvirt" || recs[0].Guest.Domain != d.Name || recs[0].Error != nil || recs[0].Via != virttest.URI {
 		t.Errorf("journal: %+v; want one object-add through libvirt", recs)
 	}
 	if fi, err := os.Stat(filepath.Join(state, "qscope", "journal.jsonl")); err != nil || fi.Mode().Perm() != 0o600 {

@@ -89,6 +89,7 @@ type listEntry struct {
 // found are still printed.
 func printList(ctx context.Context, o *Options, w io.Writer, asJSON bool) error {
 	s := newScanner(o)
+	defer s.Close()
 	guests, err := s.List(ctx)
 	if guests == nil && err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("qscope: listing guests: %w", err)}

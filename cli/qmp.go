@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/journal"
 	"github.com/qscope/qscope/policy"
 	"github.com/qscope/qscope/qmp"
@@ -201,6 +202,7 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 	}
 
 	s := newScanner(o)
+	defer s.Close()
 	g, err := s.Find(ctx, target)
 	if err != nil {
 		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %w", err)}
@@ -220,6 +222,11 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 		return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope qmp: %w", err)}
 	}
 	defer m.Close()
+	if g.Owner == discover.OwnerLibvirt && g.Monitor != "" && o.LibvirtURI != "none" && g.Monitor != o.LibvirtURI {
+		// A domain goes through the daemon that runs it, whatever
+		// --connect says: say so rather than surprise.
+		fmt.Fprintf(o.Stderr, "qscope qmp: %s is run by the libvirt daemon at %s, not %s: sending it there\n", g.Name, g.Monitor, o.LibvirtURI)
+	}
 
 	mon := qmp.Monitor(m)
 	if j != nil {

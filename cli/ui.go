@@ -58,6 +58,7 @@ func runUI(ctx context.Context, o *Options) error {
 		NoColor:  ui.NoColorSet(os.Getenv),
 	}
 	scanner := newScanner(o)
+	defer scanner.Close()
 	cfg.Source = model.ScannerSource{Scanner: scanner, Interval: o.Interval}
 	if v := os.Getenv(syntheticEnv); v != "" {
 		n, err := strconv.Atoi(v)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"os"
 	"path/filepath"
@@ -88,6 +89,20 @@ func (s *Scanner) Hold(ep Endpoint, m qmp.Monitor) (release func()) {
 			s.mu.Unlock()
 		})
 	}
+}
+
+// Close releases what the scanner's sources keep between scans (the
+// connection a LibvirtSource keeps to a remote daemon): every source that
+// is an io.Closer is closed. The scanner can scan again afterwards; the
+// sources then open what they need anew.
+func (s *Scanner) Close() error {
+	var errs []error
+	for _, src := range append(append([]Source(nil), s.Sources...), s.Extra...) {
+		if c, ok := src.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // heldMonitor is the monitor this process holds at ep, if it is still

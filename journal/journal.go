@@ -27,6 +27,8 @@ type Record struct {
 	// Route is how it got there: "socket" (the guest's own monitor) or
 	// "libvirt" (libvirt's passthrough).
 	Route string `json:"route"`
+	// Via is the monitor socket or libvirt URI the command went through.
+	Via string `json:"via,omitempty"`
 	// Class is policy's class of the command: "changing" or
 	// "destructive".
 	Class     string          `json:"class"`

@@ -18,6 +18,8 @@ type Session struct {
 	Guest Target
 	// Route is "socket" or "libvirt".
 	Route string
+	// Via is the monitor socket or libvirt URI (Record.Via).
+	Via string
 	// Client names the front end: "cli", "tui", "console".
 	Client string
 }
@@ -35,7 +37,7 @@ func SessionFor(g discover.Guest, client string) Session {
 	if g.Owner == discover.OwnerLibvirt {
 		route = "libvirt"
 	}
-	return Session{Guest: TargetOf(g), Route: route, Client: client}
+	return Session{Guest: TargetOf(g), Route: route, Via: g.Monitor, Client: client}
 }
 
 // HMPErrorClass is the error class recorded for an HMP command whose
@@ -97,6 +99,7 @@ func (w *Monitor) Execute(ctx context.Context, command string, args, result any)
 		Time:       start,
 		Guest:      w.s.Guest,
 		Route:      w.s.Route,
+		Via:        w.s.Via,
 		Class:      class.String(),
 		Command:    command,
 		Arguments:  Redact(command, raw),

@@ -36,7 +36,7 @@ func TestWrapRealQEMU(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer j.Close()
-			g := discover.Guest{Name: "jw", PID: inst.PID, UUID: "u-1", Owner: discover.OwnerProcess}
+			g := discover.Guest{Name: "jw", PID: inst.PID, UUID: "u-1", Owner: discover.OwnerProcess, Monitor: inst.Monitors[0].Address}
 			m := journal.Wrap(c, j, journal.SessionFor(g, "test"))
 			defer m.Close()
 
@@ -82,7 +82,7 @@ func TestWrapRealQEMU(t *testing.T) {
 			if r := recs[3]; r.Command != "human-monitor-command" || r.Error == nil || r.Error.Class != journal.HMPErrorClass || r.Error.Desc == "" || len(r.Result) == 0 {
 				t.Errorf("failed HMP command recorded as %+v (output %q)", r, wake)
 			}
-			if r := recs[0]; r.Command != "stop" || r.Class != "changing" || r.Route != "socket" || r.Guest.PID != inst.PID || r.Guest.UUID != "u-1" || r.Client != "test" || string(r.Result) != "{}" || r.Error != nil {
+			if r := recs[0]; r.Command != "stop" || r.Class != "changing" || r.Route != "socket" || r.Guest.PID != inst.PID || r.Guest.UUID != "u-1" || r.Client != "test" || string(r.Result) != "{}" || r.Error != nil || r.Via != inst.Monitors[0].Address {
 				t.Errorf("stop record %+v", r)
 			}
 			if r := recs[1]; r.Command != "device_del" || r.Class != "destructive" || r.Error == nil || r.Error.Class != qe.Class || r.Error.Desc != qe.Desc || string(r.Arguments) != `{"id":"no-such-device"}` {
