@@ -65,10 +65,18 @@ type Exchange struct {
 	// Reply is the return value; HMPOutput the text of an HMP command.
 	Reply     json.RawMessage
 	HMPOutput string
+	// HMPFailed is the error an HMP command printed in its output (QMP
+	// counts the exchange a success): "" when it did not fail, as far as
+	// qmp.HMPFailure can tell.
+	HMPFailed string
 	Err       error
 	RTT       time.Duration
 	At        time.Time
 	Forced    bool
+
+	// typed is the input line as it was when Enter was pressed (with the
+	// "!" of an HMP line), given back when a confirmation is cancelled.
+	typed string
 }
 
 func loadSchemaCmd(ctx context.Context, gen uint64, l *schema.Loader, m qmp.Monitor, timeout time.Duration, now func() time.Time) tea.Cmd {
@@ -203,6 +211,12 @@ func executeCmd(ctx context.Context, gen, seq uint64, m qmp.Monitor, ex Exchange
 				var s string
 				if json.Unmarshal(raw, &s) == nil {
 					ex.HMPOutput = s
+					if msg, failed := qmp.HMPFailure(s); failed {
+						ex.HMPFailed = msg
+						if msg == "" {
+							ex.HMPFailed = "the command failed"
+						}
+					}
 				}
 			}
 			ex.Reply = raw

@@ -91,6 +91,7 @@ type Model struct {
 
 	schema    *schema.Schema
 	schemaErr error
+	reloading bool // the schema is being loaded again after a failure
 	loadTook  time.Duration
 	live      schema.Live
 	propsAsk  map[string]bool
@@ -210,7 +211,7 @@ func (m *Model) SetMonitor(mon qmp.Monitor, g discover.Guest) tea.Cmd {
 	}
 	m.mon, m.guest = mon, g
 	m.inflight, m.waiting = 0, ""
-	m.schema, m.schemaErr = nil, nil
+	m.schema, m.schemaErr, m.reloading = nil, nil, false
 	m.live = schema.Live{}
 	m.propsAsk, m.typesAsk = map[string]bool{}, false
 	m.hmpCmds, m.hmpAsked = nil, false
@@ -251,7 +252,7 @@ func (m *Model) SetSize(w, h int) {
 	m.width, m.height = w, h
 	m.vp.SetWidth(w)
 	m.vp.SetHeight(h - 3)
-	m.input.SetWidth(w - len(m.input.Prompt) - 1)
+	m.setPrompt()
 	m.searchQ.SetWidth(w - len(m.searchQ.Prompt) - 1)
 	m.refresh()
 }
@@ -300,7 +301,7 @@ func (m *Model) setPrompt() {
 	switch {
 	case m.mode == modeConfirm:
 		m.input.Prompt = "confirm> "
-		m.input.Placeholder = "type " + m.confirmWord() + " and enter, esc cancels"
+		m.input.Placeholder = m.confirmHint(m.width - len(m.input.Prompt) - 1)
 	case m.hmp:
 		m.input.Prompt = "hmp> "
 		m.input.Placeholder = "HMP command (tab completes, ctrl+t for QMP)"
@@ -309,6 +310,28 @@ func (m *Model) setPrompt() {
 		m.input.Placeholder = "command key=value …   (! for HMP, tab completes)"
 	}
 	m.input.SetWidth(m.width - len(m.input.Prompt) - 1)
+}
+
+// confirmHint is the confirmation prompt's placeholder, in at most room
+// columns when it can be: a prompt to force a command past libvirt says
+// so first, and drops the rest to fit.
+func (m Model) confirmHint(room int) string {
+	w := m.confirmWord()
+	hints := []string{"type " + w + " and enter, esc cancels"}
+	if m.confirm != nil && m.confirm.force {
+		c := what(m.confirm.ex)
+		hints = []string{
+			"type " + w + " to force " + c + " past libvirt · esc cancels",
+			"type " + w + " to force " + c + " past libvirt",
+			"type " + w + " to force it past libvirt",
+		}
+	}
+	for _, h := range hints {
+		if lipgloss.Width(h) <= room {
+			return h
+		}
+	}
+	return hints[len(hints)-1]
 }
 
 func (m Model) confirmWord() string {
@@ -328,11 +351,17 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 			return m, nil
 		}
 		m.schema, m.schemaErr, m.loadTook = msg.s, msg.err, msg.took
+		reloaded := m.reloading
+		m.reloading = false
 		if msg.err != nil {
-			m.setStatus("loading the schema: "+msg.err.Error(), true)
+			m.setStatus("no schema (enter tries again): "+msg.err.Error(), true)
 			return m, nil
 		}
-		m.setStatus(fmt.Sprintf("schema of QEMU %s (%s, %d commands) in %s", msg.s.Version, msg.s.Source, len(msg.s.CommandNames()), round(msg.took)), false)
+		st := fmt.Sprintf("schema of QEMU %s (%s, %d commands) in %s", msg.s.Version, msg.s.Source, len(msg.s.CommandNames()), round(msg.took))
+		if reloaded && strings.TrimSpace(m.input.Value()) != "" && m.mode == modeInput {
+			st += "; enter sends the line"
+		}
+		m.setStatus(st, false)
 		m.updateCompletion(false)
 		return m, fetchLiveCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout())
 	case liveMsg:
@@ -700,9 +729,10 @@ func (m Model) confirmKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 		p := m.confirm
 		m.confirm, m.mode = nil, modeInput
 		m.setPrompt()
-		m.input.SetValue(p.ex.Line)
+		typed := m.typedLine(p.ex)
+		m.input.SetValue(typed)
 		m.input.CursorEnd()
-		m.lastVal = p.ex.Line
+		m.lastVal = typed
 		m.setStatus("cancelled: nothing was sent", false)
 		return m, nil
 	case key.Matches(msg, k.Send):
@@ -721,6 +751,20 @@ func (m Model) confirmKey(msg tea.KeyPressMsg) (Model, tea.Cmd) {
 	return m, nil
 }
 
+// typedLine is the line that sent ex, as it was typed: an HMP line keeps
+// its "!" unless the prompt is in HMP mode, so Enter sends it the same way
+// again.
+func (m *Model) typedLine(ex Exchange) string {
+	s := ex.typed
+	if s == "" {
+		s = ex.Line
+	}
+	if ex.HMP && !m.hmp && !strings.HasPrefix(strings.TrimLeft(s, " "), "!") {
+		s = "!" + s
+	}
+	return s
+}
+
 // submit checks the line and sends it, asks for confirmation, or says
 // what is wrong. Nothing is sent for a line that fails the check.
 func (m Model) submit() (Model, tea.Cmd) {
@@ -736,7 +780,20 @@ func (m Model) submit() (Model, tea.Cmd) {
 		m.setStatus("waiting for the reply to "+m.waiting+" (esc stops waiting)", true)
 		return m, nil
 	}
-	ex := Exchange{Line: line}
+	// A schema that failed to load (QEMU was stopped, a timeout) is asked
+	// for again. A QMP line is not sent on its own once it is in: the
+	// user presses Enter again.
+	var reload tea.Cmd
+	if m.schema == nil && m.schemaErr != nil {
+		m.schemaErr, m.reloading = nil, true
+		reload = loadSchemaCmd(m.cfg.Context, m.gen, m.cfg.Schema, m.mon, m.fetchTimeout(), m.cfg.Now)
+	}
+	m, cmd := m.submitLine(line)
+	return m, tea.Batch(cmd, reload)
+}
+
+func (m Model) submitLine(line string) (Model, tea.Cmd) {
+	ex := Exchange{Line: line, typed: m.input.Value()}
 	if m.isHMP(line) {
 		hl := strings.TrimSpace(strings.TrimPrefix(line, "!"))
 		if hl == "" {
@@ -747,8 +804,8 @@ func (m Model) submit() (Model, tea.Cmd) {
 		ex.Request = schema.Request{Command: "human-monitor-command", Args: args}
 	} else {
 		if m.schema == nil {
-			if m.schemaErr != nil {
-				m.setStatus("no schema to check against: "+m.schemaErr.Error(), true)
+			if m.reloading {
+				m.setStatus("loading schema… (enter again once it is loaded)", false)
 			} else {
 				m.setStatus("the schema is still loading", true)
 			}
@@ -862,16 +919,18 @@ func (m Model) result(msg resultMsg) (Model, tea.Cmd) {
 	if len(m.exchanges) > MaxExchanges {
 		m.exchanges = m.exchanges[len(m.exchanges)-MaxExchanges:]
 	}
-	if ex.Err == nil {
+	failed := ex.Err != nil || ex.HMPFailed != ""
+	switch {
+	case !failed:
 		m.setStatus(fmt.Sprintf("%s: ok in %s", what(ex), round(ex.RTT)), false)
-	} else if !errors.Is(ex.Err, virt.ErrTrackedByLibvirt) {
+	case !errors.Is(ex.Err, virt.ErrTrackedByLibvirt):
 		m.setStatus(fmt.Sprintf("%s failed in %s", what(ex), round(ex.RTT)), true)
 	}
 	m.refresh()
 	m.vp.GotoBottom()
 	// A command that may have changed devices, nodes, chardevs or jobs
 	// refreshes the values completion offers.
-	if ex.Err == nil && m.cfg.Classify(ex.Request.Command, ex.Request.Args) != policy.ReadOnly && m.mon != nil {
+	if !failed && m.cfg.Classify(ex.Request.Command, ex.Request.Args) != policy.ReadOnly && m.mon != nil {
 		return m, fetchLiveCmd(m.cfg.Context, m.gen, m.mon, m.fetchTimeout())
 	}
 	return m, nil
@@ -965,7 +1024,7 @@ func (m Model) View() string {
 	case m.schema != nil:
 		info = append(info, fmt.Sprintf("QEMU %s · %d commands · schema %s", m.schema.Version, len(m.schema.CommandNames()), m.schema.Source))
 	case m.schemaErr != nil:
-		info = append(info, "no schema")
+		info = append(info, "no schema (enter tries again)")
 	case m.mon != nil:
 		info = append(info, "loading schema…")
 	}
@@ -1183,6 +1242,11 @@ func (m *Model) refresh() {
 		var qe *qmp.Error
 		switch {
 		case ex.Err == nil && ex.HMP:
+			if ex.HMPFailed != "" {
+				// Failed as a QMP error is shown, then what HMP printed.
+				b.WriteString(t.Error.Render("error HMP: " + ex.HMPFailed))
+				b.WriteByte('\n')
+			}
 			b.WriteString(strings.TrimRight(ex.HMPOutput, "\r\n"))
 			if strings.TrimSpace(ex.HMPOutput) == "" {
 				b.WriteString(t.Dim.Render("(no output)"))

@@ -548,3 +548,179 @@ func TestRawJSONCompletes(t *testing.T) {
 		t.Fatalf("raw request not sent: calls %v", rec.calls)
 	}
 }
+
+// A device_add property typed only by device-list-properties takes any
+// text: what reads as the reported type is sent as that type, anything
+// else as a string for QEMU to judge (a PCI addr "07.0" or "0x9").
+func TestDevicePropTextIsSentAsString(t *testing.T) {
+	rec := newRecorder()
+	m := testModel(t, rec, Config{})
+	m.live.DeviceTypes = []string{"virtio-net-pci"}
+	m.live.DeviceProps = map[string][]schema.DeviceProp{"virtio-net-pci": {
+		{Name: "addr", Type: "int32"}, {Name: "host_mtu", Type: "uint16"}, {Name: "mq", Type: "bool"},
+	}}
+	m.typesAsk, m.propsAsk["virtio-net-pci"] = true, true
+	for _, tc := range []struct{ line, sent string }{
+		{"device_add driver=virtio-net-pci id=nx1 addr=07.0", `{"driver":"virtio-net-pci","id":"nx1","addr":"07.0"}`},
+		{"device_add driver=virtio-net-pci id=nx2 addr=0x9", `{"driver":"virtio-net-pci","id":"nx2","addr":"0x9"}`},
+		{"device_add driver=virtio-net-pci id=nx3 addr=5 host_mtu=1500 mq=true", `{"driver":"virtio-net-pci","id":"nx3","addr":5,"host_mtu":1500,"mq":true}`},
+		{`device_add driver=virtio-net-pci id=nx4 addr="6" mq=on`, `{"driver":"virtio-net-pci","id":"nx4","addr":"6","mq":"on"}`},
+	} {
+		m.input.SetValue("")
+		var cmd tea.Cmd
+		m, _ = typeText(m, tc.line)
+		m, cmd = press(m, "enter")
+		m, _ = run(t, m, cmd)
+		if st, isErr := m.Status(); isErr {
+			t.Errorf("%s: refused: %s", tc.line, st)
+		}
+		if want := "device_add " + tc.sent; !slices.Contains(rec.calls, want) {
+			t.Errorf("%s: want %s sent; calls %v", tc.line, want, rec.calls)
+		}
+	}
+}
+
+// HMP prints its errors in a reply QMP counts as a success: the console
+// shows such an exchange as failed, with the message and the output.
+func TestHMPFailureShownAsFailed(t *testing.T) {
+	for _, tc := range []struct{ line, output, msg string }{
+		{"!system_wakeup", "Error: Unable to wake up: guest is not in suspended state\r\n", "Unable to wake up: guest is not in suspended state"},
+		{"!nosuchcmd", "unknown command: 'nosuchcmd'\r\n", "unknown command: 'nosuchcmd'"},
+	} {
+		rec := newRecorder()
+		out, _ := json.Marshal(tc.output)
+		rec.reply["human-monitor-command"] = string(out)
+		m := testModel(t, rec, Config{})
+		m, cmd := typeText(m, tc.line)
+		m, _ = run(t, m, cmd)
+		m, cmd = press(m, "enter")
+		m, _ = run(t, m, cmd)
+		w := strings.Fields(tc.line[1:])[0]
+		if st, isErr := m.Status(); !isErr || !strings.HasPrefix(st, "HMP "+w+" failed in ") {
+			t.Errorf("%s: status %q (error %v)", tc.line, st, isErr)
+		}
+		ex := m.Exchanges()
+		if len(ex) != 1 || ex[0].HMPFailed != tc.msg {
+			t.Fatalf("%s: exchanges %+v", tc.line, ex)
+		}
+		v := m.View()
+		if !strings.Contains(v, "error HMP: "+tc.msg) || !strings.Contains(v, strings.TrimSpace(tc.output)) {
+			t.Errorf("%s: view lacks the failure or the output:\n%s", tc.line, v)
+		}
+	}
+	// Output that is not an error is still ok.
+	rec := newRecorder()
+	rec.reply["human-monitor-command"] = `"VM status: paused\r\n"`
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, "!info status")
+	m, cmd := press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if st, isErr := m.Status(); isErr || !strings.HasPrefix(st, "HMP info: ok") || strings.Contains(m.View(), "error HMP") {
+		t.Errorf("info status: %q %v", st, isErr)
+	}
+}
+
+// When libvirt refuses a command, the confirmation prompt itself says that
+// typing the guest's name forces it past libvirt, and fits 80 columns.
+func TestLibvirtForcePromptSaysForce(t *testing.T) {
+	rec := newRecorder()
+	rec.err["device_add"] = &virt.TrackedError{Domain: "review-1", Command: "device_add", Hint: "virsh attach-device"}
+	m := testModel(t, rec, Config{Guest: discover.Guest{Name: "review-1", Owner: discover.OwnerLibvirt},
+		Force: func(context.Context) (qmp.Monitor, error) { return newRecorder(), nil }})
+	m.SetSize(80, 24)
+	m, _ = typeText(m, "device_add driver=e1000 id=n1")
+	m, cmd := press(m, "enter")
+	m, _ = run(t, m, cmd)
+	want := "confirm> type review-1 to force device_add past libvirt · esc cancels"
+	screen := screenOf(t, m.View(), 80, 24)
+	if !strings.Contains(screen, want) {
+		t.Errorf("the prompt does not say it forces:\n%s", screen)
+	}
+	for i, l := range strings.Split(m.View(), "\n") {
+		if w := lipgloss.Width(l); w > 80 {
+			t.Errorf("line %d is %d wide", i, w)
+		}
+	}
+	// Narrower, it keeps the part that says what typing the name does.
+	m.SetSize(60, 24)
+	if screen := screenOf(t, m.View(), 60, 24); !strings.Contains(screen, "confirm> type review-1 to force device_add past libvirt") {
+		t.Errorf("at 60 columns:\n%s", screen)
+	}
+	m, _ = press(m, "esc")
+	if m.Value() != "device_add driver=e1000 id=n1" {
+		t.Errorf("cancel gave back %q", m.Value())
+	}
+}
+
+// A schema that failed to load (QEMU stopped while the console opened) is
+// loaded again on Enter; the line waits for a second Enter.
+func TestSchemaReloadsOnEnter(t *testing.T) {
+	rec := newRecorder()
+	rec.err["query-version"] = errors.New("context deadline exceeded")
+	m := New(Config{Monitor: rec, Guest: discover.Guest{Name: "vm1"}, HistoryPath: "-", Schema: &schema.Loader{NoCache: true}})
+	m, _ = run(t, m, m.Init())
+	if m.Schema() != nil || !strings.Contains(m.View(), "no schema (enter tries again)") {
+		t.Fatalf("no hint in the error state:\n%s", m.View())
+	}
+	m, _ = typeText(m, "query-status")
+	// Still stopped: the load fails again, and says so.
+	m, cmd := press(m, "enter")
+	if cmd == nil || !strings.Contains(m.View(), "loading schema…") {
+		t.Fatalf("enter did not load the schema again:\n%s", m.View())
+	}
+	m, _ = run(t, m, cmd)
+	if st, _ := m.Status(); !strings.Contains(st, "enter tries again") {
+		t.Errorf("status after a second failure: %q", st)
+	}
+	// QEMU runs again.
+	delete(rec.err, "query-version")
+	rec.reply["query-version"] = `{"qemu":{"major":7,"minor":2,"micro":22},"package":""}`
+	rec.reply["query-qmp-schema"] = mini
+	m, cmd = press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if m.Schema() == nil {
+		t.Fatal("schema not loaded")
+	}
+	if st, _ := m.Status(); !strings.Contains(st, "enter sends the line") || m.Value() != "query-status" || rec.sent("query-status") {
+		t.Errorf("after loading: status %q, line %q, calls %v", st, m.Value(), rec.calls)
+	}
+	m, cmd = press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if !rec.sent("query-status") || len(m.Exchanges()) != 1 {
+		t.Errorf("second enter did not send: %v", rec.calls)
+	}
+}
+
+// Cancelling a confirmation gives back the line exactly as typed: an HMP
+// line keeps its "!", so Enter sends it as HMP again.
+func TestCancelKeepsHMPPrefix(t *testing.T) {
+	rec := newRecorder()
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, "!q")
+	m, _ = press(m, "enter")
+	if !m.WantsEsc() {
+		t.Fatal("!q not held for confirmation")
+	}
+	m, _ = press(m, "esc")
+	if m.Value() != "!q" {
+		t.Fatalf("cancel gave back %q, want !q", m.Value())
+	}
+	m, _ = press(m, "enter")
+	if st, _ := m.Status(); !strings.Contains(st, "HMP q is destructive") {
+		t.Errorf("enter after cancel: %q", st)
+	}
+	m, _ = press(m, "esc")
+	// Forcing an HMP line past libvirt, cancelled.
+	rec.err["human-monitor-command"] = &virt.TrackedError{Domain: "vm1", Command: "human-monitor-command"}
+	m = testModel(t, rec, Config{Force: func(context.Context) (qmp.Monitor, error) { return newRecorder(), nil }})
+	m, _ = typeText(m, "!stop")
+	m, cmd := press(m, "enter")
+	m, _ = run(t, m, cmd)
+	if !strings.Contains(m.View(), "to force HMP stop past libvirt") {
+		t.Errorf("force prompt:\n%s", m.View())
+	}
+	m, _ = press(m, "esc")
+	if m.Value() != "!stop" {
+		t.Errorf("cancelled force gave back %q, want !stop", m.Value())
+	}
+}

@@ -108,6 +108,18 @@ func TestConsoleOnRealQEMU(t *testing.T) {
 			if !strings.Contains(m.View(), "error DeviceNotFound:") && !strings.Contains(m.View(), "error GenericError:") {
 				t.Errorf("QEMU's error not shown:\n%s", m.View())
 			}
+			// HMP's errors, printed in a reply QMP counts a success.
+			for _, line := range []string{"!nosuchcmd", "!system_wakeup"} {
+				m, cmd = typeText(m, line)
+				m, _ = run(t, m, cmd)
+				m, cmd = press(m, "enter")
+				m, _ = run(t, m, cmd)
+				ex = m.Exchanges()
+				last := ex[len(ex)-1]
+				if st, isErr := m.Status(); last.HMPFailed == "" || !isErr || !strings.Contains(st, "failed") {
+					t.Errorf("%s: not shown failed: status %q, exchange %+v", line, st, last)
+				}
+			}
 		})
 	}
 }
