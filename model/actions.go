@@ -107,7 +107,7 @@ func (m *Model) askAction(act action, g discover.Guest) {
 	}
 	if act == actKill {
 		if g.Owner == discover.OwnerLibvirt {
-			m.flash("kill: libvirt's guests are driven only through libvirt; use Q (quit) or virsh destroy", true)
+			m.flash("kill: not for libvirt's guests; Q quits it through libvirt", true)
 			return
 		}
 		if m.cfg.Kill == nil || g.PID <= 0 {

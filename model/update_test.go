@@ -232,6 +232,11 @@ func TestKillRefusedForLibvirtGuests(t *testing.T) {
 	if m.confirm != nil || !strings.Contains(m.msg, "through libvirt") {
 		t.Errorf("libvirt kill: confirm %v, msg %q", m.confirm != nil, m.msg)
 	}
+	// The whole reason fits an 80-column status line.
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	if s := screen(t, m); !strings.Contains(s, m.msg) {
+		t.Errorf("the refusal %q is cut at 80 columns:\n%s", m.msg, s)
+	}
 }
 
 func TestPauseConfirmsWithY(t *testing.T) {
