@@ -70,6 +70,8 @@ func TestCheckSendsNothingOnBadInput(t *testing.T) {
 				{"qom-get path=/machine", `qom-get: missing required argument "property"`},
 				{"query-status x", `query-status: "x" is not key=value`},
 				{"human-monitor-command command-line='info status", `unterminated quote`},
+				{"migrate-set-capabilities capabilities.x.state=true", `index it with 0, 1, 2`},
+				{"migrate-set-capabilities capabilities.1.capability=xbzrle capabilities.1.state=true", `leaves a gap`},
 			}
 			before := len(g.tr.Sent())
 			for _, tc := range bad {
@@ -99,6 +101,9 @@ func TestCheckSendsNothingOnBadInput(t *testing.T) {
 				{"device_add driver=virtio-net-pci id=nic9 mac=52:54:00:12:34:56 mq=true", `{"driver":"virtio-net-pci","id":"nic9","mac":"52:54:00:12:34:56","mq":true}`},
 				{`{"execute":"query-name"}`, ``},
 				{"migrate-set-capabilities capabilities=[{\"capability\":\"xbzrle\",\"state\":true}]", `{"capabilities":[{"capability":"xbzrle","state":true}]}`},
+				// Dotted keys index arrays, as QEMU's own key=value syntax does.
+				{"migrate-set-capabilities capabilities.0.capability=xbzrle capabilities.0.state=true capabilities.1.capability=events capabilities.1.state=false",
+					`{"capabilities":[{"capability":"xbzrle","state":true},{"capability":"events","state":false}]}`},
 			}
 			for _, tc := range good {
 				req, err := s.Check(tc.line, live)

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/sahilm/fuzzy"
@@ -187,6 +188,17 @@ func (s *Schema) resolve(cmd *Command, key string, given *node, live *Live) (t *
 		return t, nil, n
 	}
 	for i, p := range strings.Split(key, ".") {
+		if t != nil && t.Kind == Array {
+			// An index into an array: its element type.
+			if _, err := strconv.Atoi(p); err != nil {
+				return nil, nil, nil
+			}
+			t = t.Elem
+			if n != nil {
+				n = n.kids[p]
+			}
+			continue
+		}
 		for t != nil && t.Kind == Alternate {
 			var obj *Type
 			for _, a := range t.Alternatives {

@@ -142,6 +142,16 @@ func TestComplete(t *testing.T) {
 						t.Errorf("raw JSON device_add driver: %v", got)
 					}
 				}},
+				{"migrate-set-capabilities capabilities.0.", func(t *testing.T, c schema.Completion) {
+					if got := texts(c); !slices.Contains(got, "capability") || !slices.Contains(got, "state") {
+						t.Errorf("members of an array element: %v", got)
+					}
+				}},
+				{"migrate-set-capabilities capabilities.0.capability=xbz", func(t *testing.T, c schema.Completion) {
+					if got := texts(c); len(got) == 0 || got[0] != "xbzrle" {
+						t.Errorf("enum values inside an array element: %v", got)
+					}
+				}},
 				{"device_add driver=virtio-", func(t *testing.T, c schema.Completion) {
 					got := texts(c)
 					if len(got) < 10 || !slices.Contains(got, "virtio-net-pci") || !slices.Contains(got, "virtio-blk-pci") {

@@ -272,9 +272,10 @@ func (o *object) UnmarshalJSON(data []byte) error {
 // value of the right type (enum values among the allowed ones; union
 // members as the discriminator selects; alternates by the form of the
 // value). The line is either `command key=value …` (dotted keys build
-// nested objects, a.b=1; values are typed by the schema: a str argument
-// given 3 gets "3", an int argument 3; arrays and objects are written as
-// JSON) or a QMP message {"execute": …, "arguments": {…}}.
+// nested objects, a.b=1, and index arrays, a.0.b=1; values are typed by
+// the schema: a str argument given 3 gets "3", an int argument 3; arrays
+// and objects can also be written as JSON) or a QMP message
+// {"execute": …, "arguments": {…}}.
 //
 // live supplies device properties for device_add, the one command whose
 // arguments go beyond its schema; nil is fine. Their types from
@@ -573,6 +574,8 @@ func (c *checker) object(t *Type, n *node, path string, extra bool) (any, error)
 			v, err = c.propText(mt, kid.text, p)
 		case kid.leaf:
 			v, err = c.text(mt, kid.text, p)
+		case mt.Kind == Array:
+			v, err = c.array(mt, kid, p)
 		default:
 			v, err = c.object(mt, kid, p, false)
 		}
@@ -583,6 +586,37 @@ func (c *checker) object(t *Type, n *node, path string, extra bool) (any, error)
 	}
 	if err := c.missingIn(t.AllMembers(tag), path, func(k string) bool { return n.kids[k] != nil }); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// array builds an array from dotted keys that index it, as QEMU's own
+// key=value syntax does: keys.0.type=qcode keys.0.data=ctrl. The indexes
+// must run 0, 1, 2, … without a gap.
+func (c *checker) array(t *Type, n *node, path string) (any, error) {
+	out := make([]any, len(n.keys))
+	for _, k := range n.keys {
+		i, err := strconv.Atoi(k)
+		if err != nil || i < 0 || strconv.Itoa(i) != k {
+			return nil, c.errf(join(path, k), "%s is an array (%s): index it with 0, 1, 2, …, not %q", path, t.Short(8), k)
+		}
+		if i >= len(n.keys) {
+			return nil, c.errf(join(path, k), "%s: index %d leaves a gap: indexes run from 0 without one", path, i)
+		}
+		kid, p := n.kids[k], join(path, k)
+		var v any
+		switch {
+		case kid.leaf:
+			v, err = c.text(t.Elem, kid.text, p)
+		case t.Elem.Kind == Array:
+			v, err = c.array(t.Elem, kid, p)
+		default:
+			v, err = c.object(t.Elem, kid, p, false)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
 	}
 	return out, nil
 }
