@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,7 +40,8 @@ QEMU's return value as indented JSON.
 Arguments are key=value pairs as in qmp-shell: a value that is valid JSON
 (a number, true, false, null, an object, an array, a quoted string) is
 sent as that JSON, anything else as a string; dotted keys build nested
-objects (a.b=1 sends {"a":{"b":1}}). A single JSON object may be given
+objects (a.b=1 sends {"a":{"b":1}}) and index arrays (a.0=x a.1=y sends
+{"a":["x","y"]}). A single JSON object may be given
 instead: either the arguments after COMMAND, or a whole request
 {"execute": …, "arguments": …} in place of COMMAND.
 
@@ -179,7 +181,45 @@ func parseKeyValues(words []string) (map[string]any, error) {
 			m = nm
 		}
 	}
-	return out, nil
+	v, err := indexArrays(out, "")
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+// indexArrays turns every object built from dotted keys whose keys are
+// all array indexes (a.0.b=1 a.1.b=2) into an array, as QEMU's own
+// key=value syntax does. QMP member names never start with a digit, so
+// such an object cannot be meant as one.
+func indexArrays(v any, path string) (any, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v, nil
+	}
+	numeric := len(m) > 0
+	for k, kid := range m {
+		conv, err := indexArrays(kid, strings.TrimPrefix(path+"."+k, "."))
+		if err != nil {
+			return nil, err
+		}
+		m[k] = conv
+		if k == "" || k[0] < '0' || k[0] > '9' {
+			numeric = false
+		}
+	}
+	if !numeric || path == "" {
+		return m, nil
+	}
+	arr := make([]any, len(m))
+	for k, kid := range m {
+		i, err := strconv.Atoi(k)
+		if err != nil || i < 0 || i >= len(m) || strconv.Itoa(i) != k {
+			return nil, fmt.Errorf("%s is indexed like an array, but its indexes do not run from 0 without a gap (%q)", path, k)
+		}
+		arr[i] = kid
+	}
+	return arr, nil
 }
 
 func runQMP(ctx context.Context, o *Options, target string, words []string, yes bool) error {

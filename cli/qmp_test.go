@@ -35,6 +35,12 @@ func TestParseRequest(t *testing.T) {
 		{words: []string{"x", "a=1", "a=2"}, err: "given twice"},
 		{words: []string{"x", "a=1", "a.b=2"}, err: "not an object"},
 		{words: []string{"x", "a..b=1"}, err: "empty part"},
+		// Dotted keys index arrays, as QEMU's key=value syntax does.
+		{words: []string{"migrate-set-capabilities", "capabilities.0.capability=xbzrle", "capabilities.0.state=true", "capabilities.1.capability=events", "capabilities.1.state=false"},
+			command: "migrate-set-capabilities", args: `{"capabilities":[{"capability":"xbzrle","state":true},{"capability":"events","state":false}]}`},
+		{words: []string{"x", "keys.0=a", "keys.1=b"}, command: "x", args: `{"keys":["a","b"]}`},
+		{words: []string{"x", "keys.0=a", "keys.2=b"}, err: "without a gap"},
+		{words: []string{"x", "keys.0=a", "keys.01=b"}, err: "without a gap"},
 		{words: []string{`{"execute":"stop","arguments":[1]}`}, err: "must be a JSON object"},
 		{words: []string{`{"arguments":{}}`}, err: `no "execute"`},
 		{words: []string{`{"execute":"stop","id":1}`}, err: "not a QMP request"},
