@@ -143,3 +143,21 @@ func TestListHelpers(t *testing.T) {
 		t.Errorf("listCell = %q", got)
 	}
 }
+
+// Bad usage exits 2, as documented; 1 is kept for QEMU's errors.
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{"qmp", "only-a-target"},
+		{"qmp", "x", "query-status", "--bogus"},
+		{"events"},
+		{"history", "a", "b"},
+		{"--probe-timeout", "xyz", "list"},
+		{"no-such-command"},
+	} {
+		var out, errb bytes.Buffer
+		code := Main(context.Background(), args, strings.NewReader(""), &out, &errb)
+		if code != exitCodeFailure || !strings.Contains(errb.String(), "--help") {
+			t.Errorf("qscope %q: exit %d, stderr %q; want %d and a pointer to --help", args, code, errb.String(), exitCodeFailure)
+		}
+	}
+}

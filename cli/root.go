@@ -100,7 +100,28 @@ terminal (or TERM=dumb) it prints the guest list instead.`,
 	for _, sub := range subcommands {
 		root.AddCommand(sub(o))
 	}
+	usageErrors(root)
 	return root
+}
+
+// usageErrors makes bad usage — wrong arguments, unknown flags or flag
+// values — exit 2, as documented, rather than 1, which means that QEMU
+// answered with an error.
+func usageErrors(c *cobra.Command) {
+	c.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: exitCodeFailure, err: fmt.Errorf("%s: %w (see --help)", c.CommandPath(), err)}
+	})
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return &exitError{code: exitCodeFailure, err: fmt.Errorf("%s: %w (see --help)", cmd.CommandPath(), err)}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageErrors(sub)
+	}
 }
 
 func defaultLibvirtURI() string {
