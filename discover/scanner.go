@@ -130,8 +130,37 @@ type staticInfo struct {
 }
 
 type cpuSample struct {
-	cpu time.Duration
-	at  time.Time
+	cpu  time.Duration
+	at   time.Time
+	rate float64 // the CPU% last computed against an earlier sample
+	has  bool    // rate is set
+}
+
+// minCPUWindow is the least time between two samples CPU% is computed
+// over: the kernel counts CPU time in clock ticks (10 ms), so over a few
+// milliseconds one tick reads as hundreds of percent.
+const minCPUWindow = 250 * time.Millisecond
+
+// cpuRate returns a guest's CPU% at now and the sample to keep: against
+// the previous sample once minCPUWindow has passed; before that the last
+// rate, or the average since the process started, keeping the older
+// sample as the baseline.
+func cpuRate(prev cpuSample, ok bool, cpu time.Duration, started, now time.Time) (float64, cpuSample) {
+	if ok && now.Sub(prev.at) >= minCPUWindow {
+		r := max(0, 100*float64(cpu-prev.cpu)/float64(now.Sub(prev.at)))
+		return r, cpuSample{cpu: cpu, at: now, rate: r, has: true}
+	}
+	if ok && prev.has {
+		return prev.rate, prev
+	}
+	var avg float64
+	if !started.IsZero() && now.After(started) {
+		avg = max(0, 100*float64(cpu)/float64(now.Sub(started)))
+	}
+	if ok {
+		return avg, prev
+	}
+	return avg, cpuSample{cpu: cpu, at: now}
 }
 
 func (s *Scanner) procRoot() string {
@@ -230,16 +259,7 @@ func (s *Scanner) List(ctx context.Context) ([]Guest, error) {
 		k := g.Key()
 		live[k] = true
 		prev, ok := s.cpu[k]
-		switch {
-		case ok && now.After(prev.at):
-			g.CPUPercent = 100 * float64(g.CPUTime-prev.cpu) / float64(now.Sub(prev.at))
-		case !g.Started.IsZero() && now.After(g.Started):
-			g.CPUPercent = 100 * float64(g.CPUTime) / float64(now.Sub(g.Started))
-		}
-		if g.CPUPercent < 0 {
-			g.CPUPercent = 0
-		}
-		s.cpu[k] = cpuSample{cpu: g.CPUTime, at: now}
+		g.CPUPercent, s.cpu[k] = cpuRate(prev, ok, g.CPUTime, g.Started, now)
 	}
 	for k := range s.cpu {
 		if !live[k] {

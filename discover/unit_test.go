@@ -627,3 +627,30 @@ func TestListOrderIsNatural(t *testing.T) {
 		t.Errorf("order %v, want %v", got, want)
 	}
 }
+
+// CPU% is computed over at least minCPUWindow: two scans a few
+// milliseconds apart would otherwise turn one 10 ms clock tick into
+// hundreds of percent.
+func TestCPURateWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	started := t0.Add(-100 * time.Second)
+	// First sample: the average since start (50 s of CPU in 100 s).
+	r, s := cpuRate(cpuSample{}, false, 50*time.Second, started, t0)
+	if r != 50 {
+		t.Fatalf("first sample: %v%%, want the average since start, 50", r)
+	}
+	// 2 ms later one tick (10 ms) more: too soon to say, the baseline stays.
+	r, s2 := cpuRate(s, true, 50*time.Second+10*time.Millisecond, started, t0.Add(2*time.Millisecond))
+	if r > 100 || s2.at != t0 {
+		t.Errorf("2 ms after the first sample: %v%%, baseline %v; want no spike and the old baseline", r, s2.at)
+	}
+	// 500 ms after the baseline, 100 ms more: 20%.
+	r, s3 := cpuRate(s2, true, 50*time.Second+100*time.Millisecond, started, t0.Add(500*time.Millisecond))
+	if r < 19.9 || r > 20.1 || s3.at != t0.Add(500*time.Millisecond) {
+		t.Errorf("over 500 ms: %v%%, want 20", r)
+	}
+	// Again too soon: the last rate, not a spike.
+	if r, _ := cpuRate(s3, true, 50*time.Second+110*time.Millisecond, started, t0.Add(503*time.Millisecond)); r != s3.rate {
+		t.Errorf("3 ms after a rate: %v%%, want the last rate %v", r, s3.rate)
+	}
+}
