@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/qmp/qmptest"
@@ -42,6 +43,16 @@ func ExampleScanner_List() {
 	argv := []string{"qemu-system-x86_64", "-name", "guest=vm1,debug-threads=on", "-qmp", "unix:" + sock + ",server=on,wait=off"}
 	write("4242/cmdline", strings.Join(argv, "\x00")+"\x00")
 	write("4242/task/4243/comm", "CPU 0/KVM\n")
+	// The process holds the listening socket its command line names:
+	// discovery checks this before it dials (another process could name
+	// the same path).
+	var st syscall.Stat_t
+	rc, _ := l.(*net.UnixListener).SyscallConn()
+	rc.Control(func(fd uintptr) { syscall.Fstat(int(fd), &st) })
+	write("4242/net/unix", "Num RefCount Protocol Flags Type St Inode Path\n"+
+		fmt.Sprintf("0000000000000000: 00000002 00000000 00010000 0001 01 %d %s\n", st.Ino, sock))
+	os.MkdirAll(filepath.Join(proc, "4242/fd"), 0o755)
+	os.Symlink(fmt.Sprintf("socket:[%d]", st.Ino), filepath.Join(proc, "4242/fd/3"))
 
 	s := &discover.Scanner{ProcRoot: proc, Root: dir}
 	guests, err := s.List(context.Background())

@@ -728,3 +728,51 @@ func TestReadConfig(t *testing.T) {
 		})
 	}
 }
+
+const impostorEnv = "QSCOPE_TEST_IMPOSTOR"
+
+// TestImpostorCannotClaimAMonitor: any process can name any socket in its
+// command line. One that calls itself qemu-system-x86_64 and names a real
+// QEMU's monitors (unix and tcp) gets no monitor: discovery never dials a
+// socket the process does not itself listen on, so neither a probe nor a
+// Connect by the impostor's name reaches the real guest.
+func TestImpostorCannotClaimAMonitor(t *testing.T) {
+	b := qemutest.Binaries(t)[0]
+	victim := startReady(t, b, small(qemutest.Options{Name: "victim", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPUnix, qemutest.MonitorQMPTCP}}))
+	name := "impostor-" + strconv.Itoa(os.Getpid())
+	cmd := &exec.Cmd{
+		Path: os.Args[0],
+		Args: []string{"qemu-system-x86_64", "-name", "guest=" + name,
+			"-qmp", "unix:" + victim.Monitors[0].Address + ",server=on,wait=off",
+			"-qmp", "tcp:" + victim.Monitors[1].Address + ",server=on,wait=off"},
+		Env: append(os.Environ(), impostorEnv+"=1"),
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	s, _ := scannerFor("", cmd.Process.Pid, victim.PID)
+	s.ProbeTimeout = 2 * time.Second
+	ctx := context.Background()
+	gs, err := s.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := find(t, gs, cmd.Process.Pid)
+	if imp.State != StateNoMonitor || len(imp.Monitors) != 0 || !strings.Contains(imp.Reason, "not a socket this process listens on") {
+		t.Errorf("impostor: state %q, monitors %v, reason %q; want no-monitor and no endpoint", imp.State, imp.Monitors, imp.Reason)
+	}
+	if v := find(t, gs, victim.PID); v.State != StateRunning || len(v.Monitors) != 2 {
+		t.Errorf("the real QEMU: state %q (%s), monitors %v; want running on both", v.State, v.Reason, v.Monitors)
+	}
+	conn := &Connector{Scanner: s, GreetingTimeout: time.Second}
+	if m, _, err := conn.Connect(ctx, name); err == nil {
+		var who struct{ Name string }
+		m.Execute(ctx, "query-name", nil, &who)
+		m.Close()
+		t.Fatalf("connected through the impostor to %q", who.Name)
+	} else if !errors.Is(err, ErrUnreachable) {
+		t.Errorf("connecting to the impostor: %v, want ErrUnreachable", err)
+	}
+}

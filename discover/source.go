@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,8 @@ type procEntry struct {
 	lnch    launcher
 	eps     []Endpoint
 	fdNote  string // why a descriptor monitor's path is unknown
+	held    []bool // eps[i] is seen to be a socket the process listens on
+	heldErr error  // why the process's sockets could not be read
 	cfgNote string // why a -readconfig file could not be read
 	threads int
 	vcpus   int
@@ -154,6 +157,9 @@ func (s *ProcSource) Scan(ctx context.Context) ([]Guest, error) {
 		if !e.qemu {
 			continue
 		}
+		if e.lnch.owner != OwnerLibvirt && slices.Contains(e.held, false) {
+			s.checkHeld(e, pid)
+		}
 		if e.threads != st.threads {
 			if v, err := countVCPUs(root, pid, buf); err == nil {
 				e.vcpus = v
@@ -221,8 +227,29 @@ func (s *ProcSource) fill(e *procEntry, pid int, netUnix map[uint64]string) {
 			ep.Address = p
 		}
 		e.eps = append(e.eps, ep)
+		// Found among the process's own descriptors: it is its own.
+		e.held = append(e.held, m.fd >= 0)
 	}
 	e.lnch = layout{root: s.Root}.classify(e.sp, e.eps, s.LibvirtURI)
+}
+
+// checkHeld looks, for each endpoint not yet confirmed, whether the
+// process listens on it (see owner_linux.go). A confirmed endpoint stays
+// confirmed for the life of the process; an unconfirmed one is looked at
+// again next scan (QEMU may not be listening yet).
+func (s *ProcSource) checkHeld(e *procEntry, pid int) {
+	inodes, err := socketInodes(s.procRoot(), pid)
+	if err != nil {
+		e.heldErr = err
+		return
+	}
+	e.heldErr = nil
+	l := readListeners(s.procRoot(), pid)
+	for i, ep := range e.eps {
+		if !e.held[i] && l.holds(inodes, ep) {
+			e.held[i] = true
+		}
+	}
 }
 
 // guest builds the Guest for a QEMU process from its cached entry and
@@ -267,9 +294,27 @@ func (s *ProcSource) guest(pid int, e *procEntry, st procStat) Guest {
 			g.Name = e.lnch.id
 		}
 	}
-	g.Monitors = append([]Endpoint(nil), e.eps...)
+	var unheld []string
+	for i, ep := range e.eps {
+		if e.held[i] {
+			g.Monitors = append(g.Monitors, ep)
+		} else {
+			unheld = append(unheld, ep.String())
+		}
+	}
 	if len(g.Monitors) > 0 {
 		g.Monitor = g.Monitors[0].String()
+	}
+	if len(g.Monitors) == 0 && len(unheld) > 0 && g.State == "" {
+		// Named on the command line, but not (yet) a socket the process
+		// listens on: never dialled, since it may be another's.
+		g.State = StateNoMonitor
+		g.Reason = fmt.Sprintf("monitor %s on its command line is not a socket this process listens on (not listening yet, or another process's)", strings.Join(unheld, ", "))
+		if e.heldErr != nil {
+			g.State = StateDenied
+			g.Reason = fmt.Sprintf("cannot check that monitor %s is this process's own: %v (run as its owner or root)", strings.Join(unheld, ", "), e.heldErr)
+		}
+		return g
 	}
 	if len(g.Monitors) == 0 && g.State == "" {
 		g.State = StateNoMonitor
