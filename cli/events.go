@@ -80,7 +80,7 @@ func runEvents(ctx context.Context, o *Options, target string, filters []string)
 			return &exitError{code: exitCodeFailure, err: fmt.Errorf("qscope events: guest %s (pid %d): %w", g.Name, g.PID, err)}
 		}
 	}
-	enc := json.NewEncoder(o.Stdout)
+	enc := json.NewEncoder(jsonOut{o.Stdout})
 	for {
 		ev, err := sub.Next(ctx)
 		if err != nil {

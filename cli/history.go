@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/qscope/qscope/journal"
+	"github.com/qscope/qscope/ui"
 )
 
 func init() { subcommands = append(subcommands, newHistoryCmd) }
@@ -37,7 +38,7 @@ as one JSON line, as stored.`,
 				return &exitError{code: exitCodeFailure, err: err}
 			}
 			var tw *tabwriter.Writer
-			enc := json.NewEncoder(o.Stdout)
+			enc := json.NewEncoder(jsonOut{o.Stdout})
 			if !asJSON {
 				tw = tabwriter.NewWriter(o.Stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "TIME\tGUEST\tPID\tROUTE\tCLASS\tCOMMAND\tRESULT")
@@ -47,7 +48,7 @@ as one JSON line, as stored.`,
 					if cmd.Context().Err() != nil {
 						return nil
 					}
-					fmt.Fprintln(o.Stderr, "qscope history: warning:", err)
+					fmt.Fprintln(o.Stderr, "qscope history: warning:", ui.SanitizeLines(err.Error()))
 					continue
 				}
 				if asJSON {
@@ -64,9 +65,10 @@ as one JSON line, as stored.`,
 				if len(r.Arguments) > 0 {
 					cmdline += " " + string(r.Arguments)
 				}
+				// Every text cell may quote a guest: listCell sanitises it.
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 					r.Time.Local().Format(time.DateTime), listCell(r.Guest.Name), strconv.Itoa(r.Guest.PID),
-					r.Route, r.Class, listCell(cmdline), listCell(result))
+					listCell(r.Route), listCell(r.Class), listCell(cmdline), listCell(result))
 			}
 			if tw != nil {
 				return tw.Flush()

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/qmp"
+	"github.com/qscope/qscope/ui"
 )
 
 func init() { subcommands = append(subcommands, newListCmd) }
@@ -95,7 +95,7 @@ func printList(ctx context.Context, o *Options, w io.Writer, asJSON bool) error 
 		return &exitError{code: 2, err: fmt.Errorf("qscope: listing guests: %w", err)}
 	}
 	if err != nil && o.Stderr != nil {
-		fmt.Fprintln(o.Stderr, "qscope: warning:", err)
+		fmt.Fprintln(o.Stderr, "qscope: warning:", ui.SanitizeLines(err.Error()))
 	}
 	now := time.Now()
 	if asJSON {
@@ -103,7 +103,7 @@ func printList(ctx context.Context, o *Options, w io.Writer, asJSON bool) error 
 		for i, g := range guests {
 			out[i] = listEntry{Guest: g, UUID: g.UUID, UptimeSeconds: g.Uptime(now).Round(time.Second).Seconds()}
 		}
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(jsonOut{w})
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
@@ -115,22 +115,18 @@ func printList(ctx context.Context, o *Options, w io.Writer, asJSON bool) error 
 			pid = strconv.Itoa(g.PID)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n",
-			listCell(g.Name), g.Owner, pid, g.State, g.CPUPercent, listBytes(g.RSS), listUptime(g.Uptime(now)), listCell(g.Monitor))
+			listCell(g.Name), listCell(string(g.Owner)), pid, listCell(string(g.State)), g.CPUPercent, listBytes(g.RSS), listUptime(g.Uptime(now)), listCell(g.Monitor))
 	}
 	return tw.Flush()
 }
 
-// listCell keeps a table cell on one line and readable.
+// listCell keeps a table cell on one line, readable and harmless to the
+// terminal: a guest's name and state are its own words (ui.Sanitize).
 func listCell(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
+	return ui.Sanitize(s)
 }
 
 func listBytes(n uint64) string {

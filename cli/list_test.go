@@ -139,8 +139,15 @@ func TestListHelpers(t *testing.T) {
 			t.Errorf("listUptime(%v) = %q, want %q", d, got, want)
 		}
 	}
-	if got := listCell("a\tb\x1b[31m"); got != "a?b?[31m" {
-		t.Errorf("listCell = %q", got)
+	for in, want := range map[string]string{
+		"":                         "-",
+		"a\tb\x1b[31m":             "a b\uFFFD",
+		"vm\u009b2J\u0085x\u202ey": "vm\uFFFD\uFFFDx\uFFFDy",
+		"grüße\r\n":                "grüße\uFFFD\uFFFD",
+	} {
+		if got := listCell(in); got != want {
+			t.Errorf("listCell(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -12,12 +12,14 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/qscope/qscope/discover"
 	"github.com/qscope/qscope/journal"
 	"github.com/qscope/qscope/policy"
 	"github.com/qscope/qscope/qmp"
 	"github.com/qscope/qscope/qmp/virt"
+	"github.com/qscope/qscope/ui"
 )
 
 func init() { subcommands = append(subcommands, newQMPCmd) }
@@ -265,7 +267,7 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 	if g.Owner == discover.OwnerLibvirt && g.Monitor != "" && o.LibvirtURI != "none" && g.Monitor != o.LibvirtURI {
 		// A domain goes through the daemon that runs it, whatever
 		// --connect says: say so rather than surprise.
-		fmt.Fprintf(o.Stderr, "qscope qmp: %s is run by the libvirt daemon at %s, not %s: sending it there\n", g.Name, g.Monitor, o.LibvirtURI)
+		fmt.Fprintf(o.Stderr, "qscope qmp: %s is run by the libvirt daemon at %s, not %s: sending it there\n", ui.Sanitize(g.Name), ui.Sanitize(g.Monitor), ui.Sanitize(o.LibvirtURI))
 	}
 
 	mon := qmp.Monitor(m)
@@ -281,7 +283,9 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 	if err := mon.Execute(ctx, command, a, &ret); err != nil {
 		var qe *qmp.Error
 		if errors.As(err, &qe) {
-			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", qe.Class, qe.Desc)}
+			// QEMU's words, on one line (Main sanitises all errors, but
+			// keeps newlines).
+			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", ui.Sanitize(qe.Class), ui.Sanitize(qe.Desc))}
 		}
 		if errors.Is(err, virt.ErrTrackedByLibvirt) {
 			return &exitError{code: exitCodeRefused, err: fmt.Errorf("qscope qmp: %w; pass --force to send it anyway", err)}
@@ -297,14 +301,16 @@ func runQMP(ctx context.Context, o *Options, target string, words []string, yes 
 		buf.Write(ret)
 	}
 	buf.WriteByte('\n')
-	if _, err = o.Stdout.Write(buf.Bytes()); err != nil {
+	// QEMU's reply: C1 and bidi controls in its strings, and anything in
+	// a reply that is not JSON, are written as \u escapes.
+	if _, err = o.Stdout.Write(ui.SanitizeJSON(buf.Bytes())); err != nil {
 		return err
 	}
 	// HMP's failures come in the text of a successful reply.
 	var out string
 	if command == "human-monitor-command" && json.Unmarshal(ret, &out) == nil {
 		if msg, failed := qmp.HMPFailure(out); failed {
-			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", journal.HMPErrorClass, msg)}
+			return &exitError{code: exitCodeQMP, err: fmt.Errorf("%s: %s", journal.HMPErrorClass, ui.Sanitize(msg))}
 		}
 	}
 	return nil
@@ -317,7 +323,7 @@ func qmpConfirm(o *Options, question string) (bool, error) {
 	if !ok || !stdinTerminal(f) {
 		return false, errors.New("standard input is not a terminal to confirm on")
 	}
-	fmt.Fprintf(o.Stderr, "%s [y/N] ", question)
+	fmt.Fprintf(o.Stderr, "%s [y/N] ", ui.Sanitize(question)) // it names the guest
 	line, err := bufio.NewReader(f).ReadString('\n')
 	if err != nil && line == "" {
 		return false, err
@@ -326,7 +332,9 @@ func qmpConfirm(o *Options, question string) (bool, error) {
 	return a == "y" || a == "yes", nil
 }
 
+// stdinTerminal reports whether f is a terminal: one that has terminal
+// attributes, not merely a character device such as /dev/null.
 func stdinTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/qscope/qscope/ui"
 )
 
 // Options are the flags shared by every command.
@@ -60,15 +62,33 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if err == nil {
 		return 0
 	}
+	// Errors quote what guests say (names in NotFound and Ambiguous
+	// errors, QMP and HMP error texts): they are sanitised. Newlines stay,
+	// as errors.Join puts one cause on each line.
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.err.Error() != "" {
-			fmt.Fprintln(stderr, ee.err)
+			fmt.Fprintln(stderr, ui.SanitizeLines(ee.err.Error()))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "qscope:", err)
+	fmt.Fprintln(stderr, "qscope:", ui.SanitizeLines(err.Error()))
 	return 1
+}
+
+// jsonOut is a writer for JSON output: what is written is escaped with
+// ui.SanitizeJSON, so no control or bidi character a guest sent reaches
+// the terminal raw (encoding/json escapes C0 controls but leaves C1 and
+// bidi controls as they are) and the JSON means the same. Each Write
+// must hold whole characters, as a json.Encoder's writes (one value each)
+// do.
+type jsonOut struct{ w io.Writer }
+
+func (j jsonOut) Write(p []byte) (int, error) {
+	if _, err := j.w.Write(ui.SanitizeJSON(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func newRoot(o *Options) *cobra.Command {

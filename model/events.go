@@ -252,6 +252,9 @@ func prettyEvent(ent *eventEntry) []string {
 		Data      json.RawMessage `json:"data,omitempty"`
 	}{stamp{ent.ev.Time.Unix(), int64(ent.ev.Time.Nanosecond() / 1000)}, ent.ev.Name, ent.raw}
 	raw, _ := json.Marshal(obj)
+	// The guest's words, escaped where encoding/json leaves C1 and bidi
+	// controls raw: the lines are shown, and stay JSON to copy.
+	raw = ui.SanitizeJSON(raw)
 	if err := json.Indent(&b, raw, "", "  "); err != nil {
 		return []string{string(raw)}
 	}

@@ -199,9 +199,9 @@ func (m *Model) consolePlaceholder(w, h int) string {
 	switch {
 	case s == nil:
 	case s.state == sessDialing:
-		lines = append(lines, t.Loading.Render("connecting to "+s.guest.Name+"'s monitor…"))
+		lines = append(lines, t.Loading.Render("connecting to "+ui.Sanitize(s.guest.Name)+"'s monitor…"))
 	case s.state != sessOpen:
-		lines = append(lines, t.Error.Render(s.why))
+		lines = append(lines, t.Error.Render(ui.Sanitize(s.why)))
 	}
 	return ui.Lines(lines, w, h)
 }

@@ -74,16 +74,18 @@ type DetailsData struct {
 // DetailsLines renders every line of the details pane for width w; each
 // line is exactly w cells wide.
 func DetailsLines(t *Theme, d DetailsData, w int) []string {
+	// Everything of the guest and the sections is the guest's own words:
+	// sanitised before it is styled.
 	g := d.Guest
 	lines := make([]string, 0, 64)
-	title := g.Name
+	title := Sanitize(g.Name)
 	if title == "" {
 		title = "pid " + strconv.Itoa(g.PID)
 	}
-	state := t.State(g.State).Render(string(g.State))
-	lines = append(lines, Fit(t.Title.Render(title)+"  "+state+"  "+t.Dim.Render(string(g.Owner)+" · pid "+strconv.Itoa(g.PID)+" · up "+Duration(g.Uptime(d.Now))), w))
+	state := t.State(g.State).Render(Sanitize(string(g.State)))
+	lines = append(lines, Fit(t.Title.Render(title)+"  "+state+"  "+t.Dim.Render(Sanitize(string(g.Owner))+" · pid "+strconv.Itoa(g.PID)+" · up "+Duration(g.Uptime(d.Now))), w))
 	wrapped := func(label, text string, tn Tone) {
-		for i, l := range wrapWords(text, w-11, "") {
+		for i, l := range wrapWords(Sanitize(text), w-11, "") {
 			lab := "           "
 			if i == 0 {
 				lab = "  " + t.Label.Render(Fit(label, 9))
@@ -102,30 +104,31 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 	valueW := w - labelW - 3
 	if g.Owner == discover.OwnerLibvirt {
 		lines = append(lines, blank, t.Section.Render(Fit("libvirt", w)))
-		lines = append(lines, "  "+t.pLabel.Render(Fit("domain", labelW))+" "+Fit(orDash(g.Domain), max(0, valueW)))
+		lines = append(lines, "  "+t.pLabel.Render(Fit("domain", labelW))+" "+Fit(Sanitize(orDash(g.Domain)), max(0, valueW)))
 		taints, tone := "none", ToneOK
 		if len(g.Taints) > 0 {
 			taints, tone = strings.Join(g.Taints, ", "), ToneWarn
 		}
-		lines = append(lines, "  "+t.pLabel.Render(Fit("taints", labelW))+" "+t.tone(tone, Fit(taints, max(0, valueW))))
+		lines = append(lines, "  "+t.pLabel.Render(Fit("taints", labelW))+" "+t.tone(tone, Fit(Sanitize(taints), max(0, valueW))))
 	}
 	for _, s := range d.Sections {
 		if s.State == SectionIdle {
 			continue // nothing was asked: the monitor line says why
 		}
-		lines = append(lines, blank, t.Section.Render(Fit(s.Title, w)))
+		lines = append(lines, blank, t.Section.Render(Fit(Sanitize(s.Title), w)))
 		switch s.State {
 		case SectionLoading:
 			lines = append(lines, "  "+t.Loading.Render(Fit("loading…", w-2)))
 			continue
 		case SectionFailed:
-			lines = append(lines, "  "+t.Error.Render(Fit("error: "+s.Err, w-2)))
+			lines = append(lines, "  "+t.Error.Render(Fit("error: "+Sanitize(s.Err), w-2)))
 			continue
 		}
 		if len(s.Rows) == 0 {
 			lines = append(lines, "  "+t.Dim.Render(Fit("none", w-2)))
 		}
 		for _, r := range s.Rows {
+			r.Label, r.Value = Sanitize(r.Label), Sanitize(r.Value)
 			if r.Label == "" {
 				lines = append(lines, "  "+t.tone(r.Tone, Fit(r.Value, w-2)))
 				continue
@@ -137,7 +140,7 @@ func DetailsLines(t *Theme, d DetailsData, w int) []string {
 			lines = append(lines, "  "+t.pLabel.Render(Fit(r.Label, labelW))+" "+t.tone(r.Tone, Fit(r.Value, valueW)))
 		}
 		if s.Err != "" {
-			lines = append(lines, "  "+t.Warn.Render(Fit(s.Err, w-2)))
+			lines = append(lines, "  "+t.Warn.Render(Fit(Sanitize(s.Err), w-2)))
 		}
 	}
 	return lines
@@ -194,18 +197,18 @@ func Summary(t *Theme, g discover.Guest, now time.Time, hint string, w, h int) s
 		rows = append(rows, Row{"uuid", g.UUID, ToneNormal})
 	}
 	blank := strings.Repeat(" ", max(0, w))
-	lines := []string{Fit(t.Title.Render(orDash(g.Name))+"  "+t.State(g.State).Render(string(g.State)), w), blank}
+	lines := []string{Fit(t.Title.Render(Sanitize(orDash(g.Name)))+"  "+t.State(g.State).Render(Sanitize(string(g.State))), w), blank}
 	for _, r := range rows {
-		lines = append(lines, "  "+t.pLabel.Render(Fit(r.Label, 9))+" "+Fit(r.Value, w-12))
+		lines = append(lines, "  "+t.pLabel.Render(Fit(r.Label, 9))+" "+Fit(Sanitize(r.Value), w-12))
 	}
 	if len(g.Cmdline) > 0 {
 		lines = append(lines, blank, t.Section.Render(Fit("command line", w)))
-		for _, l := range wrapWords(strings.Join(g.Cmdline, " "), w-2, "  ") {
+		for _, l := range wrapWords(Sanitize(strings.Join(g.Cmdline, " ")), w-2, "  ") {
 			lines = append(lines, Fit(l, w))
 		}
 	}
 	if hint != "" {
-		lines = append(lines, blank, t.pDim.Render(Fit(hint, w)))
+		lines = append(lines, blank, t.pDim.Render(Fit(Sanitize(hint), w)))
 	}
 	return Stack(lines, w, h)
 }

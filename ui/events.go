@@ -60,12 +60,12 @@ func Events(t *Theme, d EventsData, w, h int) string {
 		head.WriteString("  " + t.Warn.Render(strconv.FormatUint(d.Dropped, 10)+" dropped"))
 	}
 	if d.Typing {
-		head.WriteString("  /" + d.Filter + "█")
+		head.WriteString("  /" + Sanitize(d.Filter) + "█")
 	} else if d.Filter != "" {
-		head.WriteString("  " + t.Label.Render("filter: ") + d.Filter)
+		head.WriteString("  " + t.Label.Render("filter: ") + Sanitize(d.Filter))
 	}
 	if d.Stream != "" {
-		head.WriteString("  " + t.Dim.Render(d.Stream))
+		head.WriteString("  " + t.Dim.Render(Sanitize(d.Stream)))
 	}
 	lines := make([]string, 0, h)
 	lines = append(lines, Fit(head.String(), w))
@@ -84,6 +84,7 @@ func Events(t *Theme, d EventsData, w, h int) string {
 			break
 		}
 		ts := ev.Time.Format("15:04:05.000")
+		ev.Name, ev.Summary = Sanitize(ev.Name), Sanitize(ev.Summary) // the guest's words
 		name := Fit(ev.Name, nameW)
 		if rest < 8 { // too narrow for the data: time and name only
 			line := Fit(ts+" "+ev.Name, w)

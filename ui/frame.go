@@ -32,7 +32,9 @@ func Tabs(t *Theme, title string, tabs []string, active int, right string, w int
 }
 
 // StatusBar renders the status line: a message in its tone.
+// msg may quote a guest (its name, its errors): it is sanitised.
 func StatusBar(t *Theme, msg string, tn Tone, w int) string {
+	msg = Sanitize(msg)
 	switch tn {
 	case ToneError:
 		return Fit(t.StatusError.Render(msg), w)
@@ -112,8 +114,11 @@ func Overlay(base, box string, w, h int) string {
 }
 
 // Modal renders a bordered pop-up with a title and body lines, at most
-// w cells wide and h lines high.
+// w cells wide and h lines high. The title, which may name a guest, is
+// sanitised; the body lines may be styled, so their untrusted parts must
+// be sanitised by the caller.
 func Modal(t *Theme, title string, body []string, w, h int) string {
+	title = Sanitize(title)
 	inner := w - 4
 	if inner < 10 {
 		inner = 10

@@ -228,6 +228,7 @@ func guestRow(t *Theme, d Table, idx int, cols []colSpec, reasonW, w int) string
 				v = "-"
 			}
 		}
+		v = Sanitize(v) // guest-controlled text, before it is styled
 		if c.right {
 			v = FitRight(v, c.w)
 		} else {
@@ -241,7 +242,7 @@ func guestRow(t *Theme, d Table, idx int, cols []colSpec, reasonW, w int) string
 		used += c.w + 1
 	}
 	if reasonW >= 6 {
-		b.WriteString(Fit(g.Reason, reasonW))
+		b.WriteString(Fit(Sanitize(g.Reason), reasonW))
 		used += reasonW
 	}
 	if used < w {

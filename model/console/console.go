@@ -316,10 +316,10 @@ func (m *Model) setPrompt() {
 // columns when it can be: a prompt to force a command past libvirt says
 // so first, and drops the rest to fit.
 func (m Model) confirmHint(room int) string {
-	w := m.confirmWord()
+	w := ui.Sanitize(m.confirmWord())
 	hints := []string{"type " + w + " and enter, esc cancels"}
 	if m.confirm != nil && m.confirm.force {
-		c := what(m.confirm.ex)
+		c := ui.Sanitize(what(m.confirm.ex))
 		hints = []string{
 			"type " + w + " to force " + c + " past libvirt · esc cancels",
 			"type " + w + " to force " + c + " past libvirt",
@@ -1036,7 +1036,7 @@ func (m Model) View() string {
 		badge += " [read-only]"
 	}
 	room := max0(w-lipgloss.Width("QMP console ")-lipgloss.Width(badge)-1, 1)
-	left := title + " " + t.Dim.Render(truncate(strings.Join(info, " · "), room))
+	left := title + " " + t.Dim.Render(truncate(ui.Sanitize(strings.Join(info, " · ")), room))
 	gap := w - lipgloss.Width(left) - lipgloss.Width(badge)
 	if gap < 1 {
 		gap = 1
@@ -1076,6 +1076,7 @@ func (m Model) View() string {
 		st = "waiting for " + m.waiting + "… (esc stops waiting)"
 		style = t.Loading
 	}
+	st = ui.Sanitize(st) // errors quote QEMU
 	if st == "" {
 		st = "tab completes · enter sends · ctrl+r history · ctrl+t HMP · ctrl+y copy"
 		style = t.Dim
@@ -1120,14 +1121,24 @@ func (m Model) popupView(max int) []string {
 		first = m.sel - max + 1
 	}
 	last := min(first+max, len(cands))
+	// Candidates come from the guest's QEMU (its schema, its HMP help):
+	// a name that needs sanitising loses its highlight, whose indexes
+	// are into the raw name.
+	cands = append([]schema.Candidate(nil), cands[first:last]...)
+	for i := range cands {
+		if clean := ui.Sanitize(cands[i].Text); clean != cands[i].Text {
+			cands[i].Text, cands[i].Matched = clean, nil
+		}
+		cands[i].Detail = ui.Sanitize(cands[i].Detail)
+	}
 	nameW := 0
-	for _, c := range cands[first:last] {
+	for _, c := range cands {
 		nameW = max0(nameW, len(c.Text))
 	}
 	nameW = min(nameW, m.width/2)
 	var out []string
 	for i := first; i < last; i++ {
-		c := cands[i]
+		c := cands[i-first]
 		name := highlight(c.Text, c.Matched, t.Match)
 		pad := nameW - len(c.Text)
 		if pad < 0 {
@@ -1158,8 +1169,8 @@ func (m Model) popupView(max int) []string {
 		out = append(out, line)
 	}
 	more := ""
-	if len(cands) > last-first {
-		more = fmt.Sprintf("%d of %d", last-first, len(cands))
+	if len(m.comp.Candidates) > last-first {
+		more = fmt.Sprintf("%d of %d", last-first, len(m.comp.Candidates))
 	}
 	out = append(out, t.Dim.Render(fmt.Sprintf("── %s  tab accepts · ↑↓ choose · esc closes", more)))
 	return out
@@ -1201,7 +1212,7 @@ func (m Model) searchView(height int) []string {
 		if e.HMP {
 			line = "!" + line
 		}
-		line = truncate(line, m.width-2)
+		line = truncate(ui.Sanitize(line), m.width-2)
 		if i == m.sel {
 			out = append(out, t.Selected.Render("▸ "+line))
 		} else {
@@ -1233,9 +1244,9 @@ func (m *Model) refresh() {
 			arrow = "→ (forced past libvirt) "
 		}
 		if ex.HMP {
-			b.WriteString(t.Label.Render(arrow+"hmp: ") + t.Header.Render(ex.Line))
+			b.WriteString(t.Label.Render(arrow+"hmp: ") + t.Header.Render(ui.Sanitize(ex.Line)))
 		} else {
-			b.WriteString(t.Label.Render(arrow) + t.Header.Render(ex.Request.Line()))
+			b.WriteString(t.Label.Render(arrow) + t.Header.Render(ui.Sanitize(ex.Request.Line())))
 		}
 		b.WriteString("  " + t.Time.Render(ex.At.Format("15:04:05")+" · "+round(ex.RTT).String()))
 		b.WriteByte('\n')
@@ -1244,19 +1255,19 @@ func (m *Model) refresh() {
 		case ex.Err == nil && ex.HMP:
 			if ex.HMPFailed != "" {
 				// Failed as a QMP error is shown, then what HMP printed.
-				b.WriteString(t.Error.Render("error HMP: " + ex.HMPFailed))
+				b.WriteString(t.Error.Render("error HMP: " + ui.Sanitize(ex.HMPFailed)))
 				b.WriteByte('\n')
 			}
-			b.WriteString(strings.TrimRight(ex.HMPOutput, "\r\n"))
+			b.WriteString(ui.SanitizeLines(strings.TrimRight(ex.HMPOutput, "\r\n")))
 			if strings.TrimSpace(ex.HMPOutput) == "" {
 				b.WriteString(t.Dim.Render("(no output)"))
 			}
 		case ex.Err == nil:
 			b.WriteString(prettyJSON(ex.Reply, js))
 		case errors.As(ex.Err, &qe):
-			b.WriteString(t.Error.Render("error " + qe.Class + ": " + qe.Desc))
+			b.WriteString(t.Error.Render(ui.Sanitize("error " + qe.Class + ": " + qe.Desc)))
 		default:
-			b.WriteString(t.Error.Render("error: " + ex.Err.Error()))
+			b.WriteString(t.Error.Render(ui.Sanitize("error: " + ex.Err.Error())))
 		}
 		b.WriteByte('\n')
 	}

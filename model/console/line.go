@@ -6,6 +6,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+
+	"github.com/qscope/qscope/ui"
 )
 
 // line is a one-line editor: the text, a cursor (in runes), a prompt and
@@ -30,13 +32,14 @@ func (l *line) SetCursor(p int)   { l.pos = max(0, min(p, len(l.val))) }
 func (l *line) SetValue(s string) { l.val = []rune(sanitize(s)); l.pos = len(l.val) }
 
 // sanitize drops control characters (a paste can carry newlines and
-// escapes); tabs become spaces.
+// escapes; a completion comes from the guest's QEMU) and bidi controls;
+// tabs become spaces.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\t', r == '\n', r == '\r':
 			return ' '
-		case unicode.IsControl(r):
+		case unicode.IsControl(r), ui.Unsafe(r):
 			return -1
 		}
 		return r

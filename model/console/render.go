@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+
+	"github.com/qscope/qscope/ui"
 )
 
 // jsonStyles colour pretty JSON.
@@ -14,13 +16,15 @@ type jsonStyles struct {
 }
 
 // prettyJSON indents raw and colours keys, strings, numbers and literals.
-// Text that is not JSON comes back as it is.
+// Text that is not JSON comes back as it is, sanitised. The guest's
+// controls (C1 and bidi controls, which JSON strings may hold raw) are
+// shown as \u escapes.
 func prettyJSON(raw []byte, st jsonStyles) string {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		return string(raw)
+		return ui.SanitizeLines(string(raw))
 	}
-	src := buf.String()
+	src := string(ui.SanitizeJSON(buf.Bytes()))
 	var out strings.Builder
 	out.Grow(len(src) * 2)
 	for i := 0; i < len(src); {
