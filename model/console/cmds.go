@@ -79,12 +79,22 @@ type Exchange struct {
 	typed string
 }
 
-func loadSchemaCmd(ctx context.Context, gen uint64, l *schema.Loader, m qmp.Monitor, timeout time.Duration, now func() time.Time) tea.Cmd {
+func loadSchemaCmd(ctx context.Context, gen uint64, l *schema.Loader, m qmp.Monitor, pid int, timeout time.Duration, now func() time.Time) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		start := now()
-		s, err := l.Load(ctx, m)
+		// The cache is shared only by processes of the same QEMU binary;
+		// one whose binary cannot be looked at is not cached.
+		lc := *l
+		if lc.Binary == "" && !lc.NoCache {
+			if id, ok := schema.BinaryID(pid); ok {
+				lc.Binary = id
+			} else {
+				lc.NoCache = true
+			}
+		}
+		s, err := lc.Load(ctx, m)
 		return schemaMsg{gen: gen, s: s, err: err, took: now().Sub(start)}
 	}
 }

@@ -195,7 +195,7 @@ func (m Model) Init() tea.Cmd {
 		cmds = append(cmds, loadHistoryCmd(m.cfg.HistoryPath))
 	}
 	if m.mon != nil {
-		cmds = append(cmds, loadSchemaCmd(m.cfg.Context, m.gen, m.cfg.Schema, m.mon, m.fetchTimeout(), m.cfg.Now))
+		cmds = append(cmds, loadSchemaCmd(m.cfg.Context, m.gen, m.cfg.Schema, m.mon, m.guest.PID, m.fetchTimeout(), m.cfg.Now))
 	}
 	return tea.Batch(cmds...)
 }
@@ -220,7 +220,7 @@ func (m *Model) SetMonitor(mon qmp.Monitor, g discover.Guest) tea.Cmd {
 	if mon == nil {
 		return nil
 	}
-	return loadSchemaCmd(m.cfg.Context, m.gen, m.cfg.Schema, mon, m.fetchTimeout(), m.cfg.Now)
+	return loadSchemaCmd(m.cfg.Context, m.gen, m.cfg.Schema, mon, m.guest.PID, m.fetchTimeout(), m.cfg.Now)
 }
 
 // SetTheme changes the styles (on a background change).
@@ -786,7 +786,7 @@ func (m Model) submit() (Model, tea.Cmd) {
 	var reload tea.Cmd
 	if m.schema == nil && m.schemaErr != nil {
 		m.schemaErr, m.reloading = nil, true
-		reload = loadSchemaCmd(m.cfg.Context, m.gen, m.cfg.Schema, m.mon, m.fetchTimeout(), m.cfg.Now)
+		reload = loadSchemaCmd(m.cfg.Context, m.gen, m.cfg.Schema, m.mon, m.guest.PID, m.fetchTimeout(), m.cfg.Now)
 	}
 	m, cmd := m.submitLine(line)
 	return m, tea.Batch(cmd, reload)

@@ -132,12 +132,12 @@ func BenchmarkConsoleOpen(b *testing.B) {
 	for _, bin := range qemutest.Binaries(b) {
 		b.Run(bin.String(), func(b *testing.B) {
 			c, _ := liveConsole(b, bin, "")
-			warm := &schema.Loader{Dir: b.TempDir()}
+			warm := &schema.Loader{Dir: b.TempDir(), Binary: bin.String()}
 			cold := &schema.Loader{NoCache: true}
 			open := func(l *schema.Loader) time.Duration {
 				start := time.Now()
 				m := New(Config{Monitor: c, HistoryPath: "-", Schema: l})
-				msg := loadSchemaCmd(context.Background(), m.gen, l, c, time.Minute, time.Now)()
+				msg := loadSchemaCmd(context.Background(), m.gen, l, c, 0, time.Minute, time.Now)()
 				m, _ = m.Update(msg)
 				d := time.Since(start)
 				if m.Schema() == nil {

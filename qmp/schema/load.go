@@ -16,6 +16,12 @@ type Loader struct {
 	Dir string
 	// NoCache makes Load always ask QEMU and never touch the disk.
 	NoCache bool
+	// Binary identifies the QEMU binary (BinaryID) and is part of the
+	// cache key, so that a schema is reused only for the same binary.
+	// Empty: the key is the version and package string QEMU reports,
+	// which any process serving QMP can claim — set it, or NoCache, when
+	// the monitor may not be a real QEMU.
+	Binary string
 }
 
 // Load builds the schema of the QEMU behind m with the default Loader.
@@ -49,7 +55,11 @@ func (l *Loader) Load(ctx context.Context, m qmp.Monitor) (*Schema, error) {
 			}
 		}
 		if dir != "" {
-			path = cachePath(dir, version, pkg)
+			key := pkg
+			if l.Binary != "" {
+				key += "\x00" + l.Binary
+			}
+			path = cachePath(dir, version, key)
 			if s, err := readCache(path, version, pkg); err == nil {
 				return s, nil
 			}
