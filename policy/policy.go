@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 )
 
@@ -88,6 +89,14 @@ var destructive = map[string]bool{
 	"block-dirty-bitmap-clear":               true,
 	"yank":                                   true, // breaks connections
 	"cpu-del":                                true,
+	// They write a file on the host, as QEMU's user, replacing what was
+	// there: with QEMU run as root, any file.
+	"screendump":        true,
+	"memsave":           true,
+	"pmemsave":          true,
+	"dump-guest-memory": true,
+	"drive-backup":      true, // creates its target unless mode=existing
+	"drive-mirror":      true,
 	// Not listed, so Changing: ringbuf-read (reading consumes the
 	// buffer, so it is not read-only), stop, cont, migrate_cancel, …
 	"drive_del": true,
@@ -110,6 +119,8 @@ var hmpDestructive = map[string]bool{
 	"block_resize": true, "block_job_cancel": true, "commit": true,
 	"cpu-del": true, "yank": true,
 	"block_export_del": true, "nbd_server_stop": true,
+	"screendump": true, "memsave": true, "pmemsave": true,
+	"dump-guest-memory": true, "drive_backup": true, "drive_mirror": true,
 }
 
 // Classify says how much command (with its JSON arguments, which may be
@@ -133,7 +144,9 @@ var hmpDestructive = map[string]bool{
 //     equivalents (q, quit, system_reset, device_del, drive_del, loadvm,
 //     delvm, nmi, …); a transaction containing any destructive action;
 //     send-key and HMP sendkey of ctrl-alt-delete or sysrq, which reboot
-//     or crash most guests.
+//     or crash most guests; commands that write a file on the host as
+//     QEMU's user (screendump, memsave, pmemsave, dump-guest-memory,
+//     drive-backup, drive-mirror, and their HMP forms).
 //   - Changing: everything else, including every command this package
 //     does not know: an unknown command is never assumed read-only.
 //
@@ -170,30 +183,52 @@ func classifySendKey(args json.RawMessage) Class {
 	}
 	var names []string
 	for _, k := range a.Keys {
-		var name string
-		if k.Type == "qcode" && json.Unmarshal(k.Data, &name) == nil {
-			names = append(names, name)
+		switch k.Type {
+		case "qcode":
+			var name string
+			if json.Unmarshal(k.Data, &name) == nil {
+				names = append(names, name)
+			}
+		case "number":
+			var n json.Number
+			if json.Unmarshal(k.Data, &n) == nil {
+				names = append(names, n.String())
+			}
 		}
 	}
 	return keyCombo(names)
 }
 
+// scancodes are the PC scancodes (as send-key and HMP sendkey take them,
+// decimal or 0x hex) of the keys that matter to keyCombo.
+var scancodes = map[int64]string{
+	0x1d: "ctrl", 0x9d: "ctrl_r", 0x38: "alt", 0xb8: "alt_r",
+	0x53: "kp_decimal", 0xd3: "delete", 0x54: "sysrq", 0xb7: "print",
+}
+
 // keyCombo classifies the keys of one send-key or HMP sendkey.
 func keyCombo(names []string) Class {
-	var ctrl, alt, del bool
+	var ctrl, alt, del, print bool
 	for _, n := range names {
-		switch strings.ToLower(n) {
+		n = strings.ToLower(n)
+		if code, err := strconv.ParseInt(n, 0, 64); err == nil {
+			n = scancodes[code]
+		}
+		switch n {
 		case "ctrl", "ctrl_r":
 			ctrl = true
 		case "alt", "alt_r":
 			alt = true
 		case "delete", "kp_decimal":
 			del = true
+		case "print":
+			print = true
 		case "sysrq":
 			return Destructive
 		}
 	}
-	if ctrl && alt && del {
+	// ctrl-alt-delete reboots; alt-print is SysRq on a PC keyboard.
+	if (ctrl && alt && del) || (alt && print) {
 		return Destructive
 	}
 	return Changing
@@ -211,7 +246,12 @@ func classifyHMP(args json.RawMessage) Class {
 	if len(args) == 0 || json.Unmarshal(args, &a) != nil {
 		return Changing
 	}
-	word, _, _ := strings.Cut(strings.TrimSpace(a.CommandLine), " ")
+	// QEMU splits an HMP line on any whitespace, tabs included.
+	fields := strings.Fields(a.CommandLine)
+	word := ""
+	if len(fields) > 0 {
+		word = fields[0]
+	}
 	// HMP accepts "x/10x addr": the format follows a slash.
 	word, _, _ = strings.Cut(word, "/")
 	switch {
@@ -222,8 +262,10 @@ func classifyHMP(args json.RawMessage) Class {
 	case hmpDestructive[word]:
 		return Destructive
 	case word == "sendkey":
-		keys, _, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(a.CommandLine), "sendkey")), " ")
-		return keyCombo(strings.Split(keys, "-"))
+		if len(fields) < 2 {
+			return Changing
+		}
+		return keyCombo(strings.Split(fields[1], "-"))
 	}
 	return Changing
 }

@@ -83,6 +83,20 @@ func TestClassify(t *testing.T) {
 		{"human-monitor-command", `{"command-line":"sendkey ctrl-alt-delete"}`, Destructive},
 		{"human-monitor-command", `{"command-line":"sendkey  alt-sysrq-b 100"}`, Destructive},
 		{"human-monitor-command", `{"command-line":"sendkey ctrl-c"}`, Changing},
+		// QEMU splits HMP lines on any whitespace; keys may be scancodes.
+		{"human-monitor-command", "{\"command-line\":\"device_del\\tnet0\"}", Destructive},
+		{"human-monitor-command", "{\"command-line\":\"quit\\tnow\"}", Destructive},
+		{"human-monitor-command", "{\"command-line\":\"sendkey\\tctrl-alt-delete\"}", Destructive},
+		{"human-monitor-command", `{"command-line":"sendkey 0x1d-0x38-0xd3"}`, Destructive},
+		{"human-monitor-command", `{"command-line":"sendkey alt-print-b"}`, Destructive},
+		{"send-key", `{"keys":[{"type":"number","data":29},{"type":"number","data":56},{"type":"number","data":211}]}`, Destructive},
+		{"send-key", `{"keys":[{"type":"qcode","data":"alt"},{"type":"qcode","data":"print"}]}`, Destructive},
+		// Writing a file on the host, as QEMU's user.
+		{"screendump", `{"filename":"/etc/passwd"}`, Destructive},
+		{"pmemsave", "", Destructive},
+		{"dump-guest-memory", "", Destructive},
+		{"human-monitor-command", `{"command-line":"screendump /etc/passwd"}`, Destructive},
+		{"human-monitor-command", `{"command-line":"memsave 0 10 /etc/passwd"}`, Destructive},
 	}
 	for _, tt := range tests {
 		var args json.RawMessage
