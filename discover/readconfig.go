@@ -1,6 +1,7 @@
 package discover
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // configGroups maps the -readconfig groups that matter to discovery to
@@ -77,7 +80,7 @@ func configValue(s string) (string, error) {
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		return s[1 : len(s)-1], nil
 	}
-	return "", fmt.Errorf("value %s is not in double quotes", s)
+	return "", errors.New("a value is not in double quotes")
 }
 
 // escapeOpt doubles commas, as QEMU's option syntax wants them in a value.
@@ -90,7 +93,9 @@ const maxConfigSize = 1 << 20
 // taken from the process's current directory. The file must be a regular
 // file owned by root or by the process's user: the command line of any
 // process names it, and only what that process could have been given is
-// trusted to describe it.
+// trusted to describe it. It is looked at (O_PATH, not following a
+// symlink) before it is opened, so naming a device or a FIFO opens
+// nothing, and the reason for a refusal never quotes its content.
 func readConfig(procRoot string, pid int, name string) (string, error) {
 	p := name
 	if !filepath.IsAbs(p) {
@@ -100,25 +105,31 @@ func readConfig(procRoot string, pid int, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", &os.PathError{Op: "open", Path: name, Err: err}
 	}
-	defer f.Close()
-	fst, err := f.Stat()
-	if err != nil {
-		return "", err
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", &os.PathError{Op: "stat", Path: name, Err: err}
 	}
-	if !fst.Mode().IsRegular() {
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return "", fmt.Errorf("%s is not a regular file", name)
 	}
-	fu, pu := owner(fst), owner(pst)
-	if fu != 0 && fu != pu {
-		return "", fmt.Errorf("%s belongs to uid %d, neither root nor the process's user (uid %d)", name, fu, pu)
+	if pu := owner(pst); st.Uid != 0 && st.Uid != pu {
+		return "", fmt.Errorf("%s belongs to uid %d, neither root nor the process's user (uid %d)", name, st.Uid, pu)
 	}
-	if fst.Size() > maxConfigSize {
+	if st.Size > maxConfigSize {
 		return "", fmt.Errorf("%s is larger than %d bytes", name, maxConfigSize)
 	}
+	// Open the very file looked at, not whatever the path names now.
+	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	f := os.NewFile(uintptr(rfd), name)
+	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
 		return "", err

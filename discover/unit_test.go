@@ -660,3 +660,28 @@ func TestCPURateWindow(t *testing.T) {
 		t.Errorf("3 ms after a rate: %v%%, want the last rate %v", r, s3.rate)
 	}
 }
+
+// readConfig refuses what is not a regular file without opening it, and
+// a malformed file's error never quotes its content (root may read files
+// a process names that their owner could not).
+func TestReadConfigRefusals(t *testing.T) {
+	pid := os.Getpid()
+	if _, err := readConfig("/proc", pid, "/dev/null"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/null: %v, want not a regular file", err)
+	}
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link.cfg")
+	os.Symlink("/etc/hostname", link)
+	if _, err := readConfig("/proc", pid, link); err == nil {
+		t.Error("a symlink was followed")
+	}
+	secret := filepath.Join(dir, "secret.cfg")
+	os.WriteFile(secret, []byte("[chardev \"x\"]\n  path = hunter2-secret\n"), 0o600)
+	text, err := readConfig("/proc", pid, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configArgs(text); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("configArgs error %v quotes the file's content", err)
+	}
+}
