@@ -111,13 +111,27 @@ func FindQEMU() (string, error) {
 	return p, nil
 }
 
-// DefaultDir is $XDG_RUNTIME_DIR/qscope-demo when $XDG_RUNTIME_DIR is set,
-// else qscope-demo-UID under the temporary directory.
+// DefaultDir is $XDG_RUNTIME_DIR/qscope-demo when $XDG_RUNTIME_DIR is a
+// private directory of this user (0700, not a symlink), else
+// qscope-demo-UID under the temporary directory. su keeps the invoking
+// user's XDG_RUNTIME_DIR: whoever owns it could swap the demo directory
+// for their own between its check and root's writes into it.
 func DefaultDir() string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) && privateDir(d) {
 		return filepath.Join(d, "qscope-demo")
 	}
 	return filepath.Join(os.TempDir(), "qscope-demo-"+strconv.Itoa(os.Getuid()))
+}
+
+// privateDir reports whether d is a directory (not a symlink) of this
+// user that nobody else can write to.
+func privateDir(d string) bool {
+	st, err := os.Lstat(d)
+	if err != nil || !st.IsDir() || st.Mode().Perm()&0o077 != 0 {
+		return false
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && int(sys.Uid) == os.Getuid()
 }
 
 // Start launches the guests and returns once each of their monitors
@@ -254,6 +268,19 @@ func prepareDir(dir string) error {
 	return nil
 }
 
+// writePrivate writes data to name (0600), never through a symlink.
+func writePrivate(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // lockDir takes the state directory's lock, so two demos never share it.
 func lockDir(dir string) (*os.File, error) {
 	name := filepath.Join(dir, "lock")
@@ -356,7 +383,7 @@ func (set *Set) spawn(ctx context.Context, qemu, dataDir, img, format string, s 
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(f.Boot, bootSector, 0o600); err != nil {
+	if err := writePrivate(f.Boot, bootSector); err != nil {
 		return nil, fmt.Errorf("demo: guest %s: writing the boot disk: %w", s.Name, err)
 	}
 	if s.DataDiskMiB > 0 {
@@ -365,10 +392,10 @@ func (set *Set) spawn(ctx context.Context, qemu, dataDir, img, format string, s 
 		}
 	}
 	// QEMU keeps the mode of files that exist: create them private.
-	if err := os.WriteFile(f.Serial, nil, 0o600); err != nil {
+	if err := writePrivate(f.Serial, nil); err != nil {
 		return nil, fmt.Errorf("demo: guest %s: creating the serial log: %w", s.Name, err)
 	}
-	log, err := os.OpenFile(f.Log, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	log, err := os.OpenFile(f.Log, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("demo: guest %s: creating the QEMU log: %w", s.Name, err)
 	}
@@ -441,7 +468,7 @@ func (set *Set) respawn(ctx context.Context, i int, qemu, dataDir, img, format s
 // makeDisk creates a data disk: qcow2 with qemu-img, else a sparse raw file.
 func makeDisk(ctx context.Context, img, path string, mib int) error {
 	if img == "" {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return fmt.Errorf("creating the data disk: %w", err)
 		}

@@ -73,9 +73,35 @@ func TestPrepareDir(t *testing.T) {
 }
 
 func TestDefaultDir(t *testing.T) {
-	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1234")
-	if d := DefaultDir(); d != "/run/user/1234/qscope-demo" {
+	// A private runtime directory of ours is used.
+	own := t.TempDir()
+	os.Chmod(own, 0o700)
+	t.Setenv("XDG_RUNTIME_DIR", own)
+	if d := DefaultDir(); d != filepath.Join(own, "qscope-demo") {
 		t.Errorf("DefaultDir = %q", d)
+	}
+	// One another user could write to (su keeps the invoking user's) is
+	// not: they could swap the demo directory under root.
+	os.Chmod(own, 0o777)
+	if d := DefaultDir(); strings.HasPrefix(d, own) {
+		t.Errorf("DefaultDir under a world-writable runtime dir: %q", d)
+	}
+	os.Chmod(own, 0o700)
+	if os.Getuid() == 0 {
+		os.Chown(own, 65534, 65534)
+		if d := DefaultDir(); strings.HasPrefix(d, own) {
+			t.Errorf("DefaultDir under another user's runtime dir: %q", d)
+		}
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(own, link)
+	t.Setenv("XDG_RUNTIME_DIR", link)
+	if d := DefaultDir(); strings.HasPrefix(d, link) {
+		t.Errorf("DefaultDir through a symlinked runtime dir: %q", d)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1234")
+	if d := DefaultDir(); strings.HasPrefix(d, "/run/user/1234") {
+		t.Errorf("DefaultDir under a runtime dir that is not there: %q", d)
 	}
 	t.Setenv("XDG_RUNTIME_DIR", "")
 	if d := DefaultDir(); !strings.HasPrefix(d, os.TempDir()) || !strings.Contains(d, "qscope-demo-") {
