@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -18,6 +17,7 @@ import (
 	"github.com/qscope/qscope/model"
 	"github.com/qscope/qscope/qmp"
 	"github.com/qscope/qscope/ui"
+	"golang.org/x/sys/unix"
 )
 
 func init() { rootRun = runRoot }
@@ -120,6 +120,14 @@ func killGuest(ctx context.Context, j *journal.Journal, g discover.Guest) error 
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("killing %s: %w", g.Name, err)
 	}
+	// A pidfd names this process and no later one: check its start time
+	// after taking it, then signal through it, so a pid reused in
+	// between is never killed.
+	pfd, err := unix.PidfdOpen(g.PID, 0)
+	if err != nil {
+		return fmt.Errorf("killing %s: process %d: %w", g.Name, g.PID, err)
+	}
+	defer unix.Close(pfd)
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(g.PID) + "/stat")
 	if err != nil {
 		return fmt.Errorf("killing %s: process %d: %w", g.Name, g.PID, err)
@@ -128,7 +136,7 @@ func killGuest(ctx context.Context, j *journal.Journal, g discover.Guest) error 
 		return fmt.Errorf("killing %s: process %d is no longer the same process", g.Name, g.PID)
 	}
 	start := time.Now()
-	kerr := syscall.Kill(g.PID, syscall.SIGKILL)
+	kerr := unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0)
 	rec := journal.Record{
 		Guest: journal.TargetOf(g), Route: "signal", Class: "destructive", Command: "SIGKILL",
 		DurationMS: float64(time.Since(start).Microseconds()) / 1000, Client: "tui",
