@@ -3,9 +3,13 @@
 // A [Client] holds one connection to one QEMU monitor. It reads the
 // greeting, negotiates capabilities (enabling out-of-band execution when
 // QEMU offers it) and then multiplexes: any number of goroutines may call
-// [Client.Execute] at once; every request carries a fresh id, one reader
-// goroutine matches replies to callers by that id, and events are fanned
-// out to [Subscription]s that never block the reader.
+// [Client.Execute] at once and keep several commands in flight. Every
+// request carries an id that no other waiting call holds (ids are used
+// again once answered, so they stay short); replies are matched to
+// callers by that id, never by order. A waiting caller reads the socket
+// itself, handing on what else it reads, so a lone caller needs no
+// goroutine hand-off; while none waits, a pump goroutine reads events.
+// Events are fanned out to [Subscription]s that never block a reader.
 //
 // Every call that can block takes a [context.Context]. The context bounds
 // the wait, never the connection: a call abandoned because its context

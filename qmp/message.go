@@ -12,7 +12,8 @@ import (
 // Sentinel errors, checked with errors.Is.
 var (
 	// ErrClosed is returned by calls on a client that was closed with
-	// Close, and by calls that were pending when it was.
+	// Close, and by calls that were pending when it was; a Subscription
+	// closed with its own Close also ends with it (Subscription.Err).
 	ErrClosed = errors.New("client closed")
 	// ErrDisconnected is wrapped, together with the cause, by every call
 	// that was pending or is made after the connection to QEMU was lost.
@@ -108,7 +109,9 @@ type Event struct {
 // Time is when QEMU raised the event.
 func (e Event) Time() time.Time { return e.Timestamp.Time() }
 
-// DecodeData unmarshals the event's data into v.
+// DecodeData unmarshals the event's data into v. An event that carries no
+// data (STOP, RESUME, …) gives an error saying so, and v is left as it
+// was.
 func (e Event) DecodeData(v any) error {
 	if len(e.Data) == 0 {
 		return fmt.Errorf("qmp: event %s carries no data", e.Name)
