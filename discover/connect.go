@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"syscall"
 	"time"
 
@@ -59,13 +60,25 @@ func (e *AmbiguousError) Unwrap() error { return ErrAmbiguous }
 func describe(gs []Guest) string {
 	parts := make([]string, len(gs))
 	for i, g := range gs {
-		parts[i] = fmt.Sprintf("%s (pid %d, %s", g.Name, g.PID, g.Owner)
+		parts[i] = fmt.Sprintf("%s (pid %d, %s", plainName(g.Name), g.PID, g.Owner)
 		if g.UUID != "" {
 			parts[i] += ", uuid " + g.UUID
 		}
 		parts[i] += ")"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// plainName is a guest name fit for one line of text: quoted, with its
+// control characters escaped, when it has any (names come from command
+// lines anyone can write).
+func plainName(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // Match picks the one guest that target names: a pid (all digits), a

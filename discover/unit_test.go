@@ -685,3 +685,13 @@ func TestReadConfigRefusals(t *testing.T) {
 		t.Errorf("configArgs error %v quotes the file's content", err)
 	}
 }
+
+// A guest name with control characters cannot fake lines or escapes in
+// the errors that list guests.
+func TestNotFoundQuotesOddNames(t *testing.T) {
+	err := &NotFoundError{Target: "x", Known: []Guest{{Name: "evil\nqscope: all fine\x1b[2J", PID: 7, Owner: OwnerProcess}, {Name: "plain", PID: 8}}}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\n\x1b") || !strings.Contains(msg, `"evil\nqscope: all fine\x1b[2J"`) || !strings.Contains(msg, "plain (pid 8") {
+		t.Errorf("message %q", msg)
+	}
+}
