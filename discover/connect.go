@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/qscope/qscope/qmp"
 )
