@@ -108,6 +108,7 @@ func TestDemoHookForTheUI(t *testing.T) {
 		t.Fatal("the demo command does not give the UI its start hook")
 	}
 	run := t.TempDir()
+	os.Chmod(run, 0o700) // a runtime directory is private, or the demo goes elsewhere
 	t.Setenv("XDG_RUNTIME_DIR", run)
 	t.Setenv("QSCOPE_QEMU", b.Path)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -93,7 +93,8 @@ func TestGuestWordsPrintedSanitised(t *testing.T) {
 
 	// NotFound lists every guest; Ambiguous the ones matched.
 	code, _, errs = runCLI(t, ctx, "--connect", "none", "qmp", "no-such-guest-"+uniqueName("x"), "query-status")
-	if code != exitCodeFailure || !strings.Contains(errs, "no guest") || !strings.Contains(errs, "evil\uFFFD") {
+	// (discover quotes such a name, escaped; the sanitiser is the backstop)
+	if code != exitCodeFailure || !strings.Contains(errs, "no guest") || !strings.Contains(errs, "evil") {
 		t.Errorf("not found: exit %d %q", code, errs)
 	}
 	checkClean(t, "the not-found error", errs)
@@ -130,7 +131,7 @@ func TestRealGuestWordsPrintedSanitised(t *testing.T) {
 	checkClean(t, "list --json", out+errs)
 
 	code, _, errs = run("qmp", base, "query-status")
-	if code != exitCodeFailure || !strings.Contains(errs, base+"\uFFFD") {
+	if code != exitCodeFailure || !strings.Contains(errs, base) {
 		t.Errorf("not found: exit %d %q", code, errs)
 	}
 	checkClean(t, "the not-found error", errs)
