@@ -17,23 +17,24 @@ var allowed = map[string][]string{
 	"demo/internal/gen": {},
 	"discover":          {"qmp", "qmp/virt", "policy"},
 	"e2e":               {"*"},
+	"internal/private":  {},
 	"internal/qemutest": {},
-	"journal":           {"qmp", "policy", "discover"},
+	"journal":           {"qmp", "policy", "discover", "internal/private"},
 	"keymap":            {},
 	"model":             {"ui", "keymap", "model/console", "discover", "qmp", "qmp/virt", "journal", "policy"},
-	"model/console":     {"ui", "keymap", "discover", "qmp", "qmp/schema", "qmp/virt", "policy", "journal"},
+	"model/console":     {"ui", "keymap", "discover", "qmp", "qmp/schema", "qmp/virt", "policy", "journal", "internal/private"},
 	"policy":            {},
 	"qmp":               {},
 	"qmp/goqemu":        {"qmp"},
 	"qmp/qmptest":       {},
-	"qmp/schema":        {"qmp"},
+	"qmp/schema":        {"qmp", "internal/private"},
 	"qmp/virt":          {"qmp", "policy"},
 	"qmp/virt/virttest": {"qmp", "qmp/virt", "policy"},
 	"ui":                {"keymap", "discover", "qmp", "qmp/schema"},
 }
 
 // noCharm are the packages that must stay usable without the UI stack.
-var noCharm = []string{"qmp", "qmp/goqemu", "qmp/qmptest", "qmp/schema", "qmp/virt", "discover", "policy", "journal", "demo"}
+var noCharm = []string{"qmp", "qmp/goqemu", "qmp/qmptest", "qmp/schema", "qmp/virt", "discover", "policy", "journal", "demo", "internal/private"}
 
 const module = "github.com/qscope/qscope"
 

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/qscope/qscope/internal/private"
 )
 
 // Record is one journaled command: one JSON line in the file.
@@ -105,68 +107,27 @@ func OpenDefault() (*Journal, error) {
 // Open opens (creating when needed) the journal at path for appending.
 // The directory is created 0700 and the file 0600. An existing directory
 // or file with wider permissions is narrowed when it is ours, and refused
-// when it belongs to another user; a symbolic link as the file is refused.
+// when it belongs to another user; a symbolic link as the directory or
+// the file is refused. The file is opened through the directory's
+// descriptor (internal/private), so nothing can be swapped in between.
 func Open(path string) (*Journal, error) {
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := private.OpenDir(dir)
+	if err != nil {
+		if errors.Is(err, private.ErrRefused) {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
 		return nil, fmt.Errorf("journal: creating %s: %w", dir, err)
 	}
-	if err := secure(dir, 0o700, true); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	defer d.Close()
+	f, err := d.OpenFile(filepath.Base(path), os.O_RDWR|os.O_APPEND|os.O_CREATE)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("journal: %s is a symbolic link: refusing it", path)
+		if errors.Is(err, private.ErrRefused) {
+			return nil, fmt.Errorf("journal: %w", err)
 		}
 		return nil, fmt.Errorf("journal: opening %s: %w", path, err)
 	}
-	if err := secureFile(f, path); err != nil {
-		f.Close()
-		return nil, err
-	}
 	return &Journal{path: path, f: f}, nil
-}
-
-// secure narrows a directory's mode to perm when it is ours and refuses
-// one that another user owns.
-func secure(path string, perm os.FileMode, isDir bool) error {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if isDir && !fi.IsDir() {
-		return fmt.Errorf("journal: %s is not a directory", path)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("journal: %s belongs to uid %d, not to this user (uid %d): refusing it", path, st.Uid, os.Geteuid())
-	}
-	if fi.Mode().Perm()&^perm != 0 {
-		if err := os.Chmod(path, perm); err != nil {
-			return fmt.Errorf("journal: %s has mode %v and cannot be narrowed to %v: %w", path, fi.Mode().Perm(), perm, err)
-		}
-	}
-	return nil
-}
-
-func secureFile(f *os.File, path string) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("journal: %s is not a regular file", path)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("journal: %s belongs to uid %d, not to this user (uid %d): refusing it", path, st.Uid, os.Geteuid())
-	}
-	if fi.Mode().Perm()&^0o600 != 0 {
-		if err := f.Chmod(0o600); err != nil {
-			return fmt.Errorf("journal: %s has mode %v and cannot be narrowed to 0600: %w", path, fi.Mode().Perm(), err)
-		}
-	}
-	return nil
 }
 
 // dropTornTail removes a final line that lacks its newline: the remains

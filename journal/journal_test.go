@@ -349,6 +349,10 @@ func TestRedact(t *testing.T) {
 		{"object-add", `{"qom-type":"iothread","id":"io0"}`, `{"qom-type":"iothread","id":"io0"}`},
 		{"human-monitor-command", `{"command-line":"set_password vnc hunter2"}`, `{"command-line":"set_password (redacted)"}`},
 		{"blockdev-add", `{"driver":"iscsi","auth":{"user":"u","password":"p"}}`, `{"auth":{"password":"(redacted)","user":"u"},"driver":"iscsi"}`},
+		{"human-monitor-command", `{"command-line":"object_add secret,id=s0,data=hunter2"}`, `{"command-line":"object_add secret,id=s0,data=(redacted)"}`},
+		{"human-monitor-command", `{"command-line":"object_add qom-type=secret,id=s0,data=hun,,ter2,format=raw"}`, `{"command-line":"object_add qom-type=secret,id=s0,data=(redacted),format=raw"}`},
+		{"human-monitor-command", `{"command-line":"object_add {\"qom-type\":\"secret\",\"id\":\"s0\",\"data\":\"hunter2\"}"}`, `{"command-line":"object_add {\"data\":\"(redacted)\",\"id\":\"s0\",\"qom-type\":\"secret\"}"}`},
+		{"human-monitor-command", `{"command-line":"object_add iothread,id=io0"}`, `{"command-line":"object_add iothread,id=io0"}`},
 		{"stop", ``, ``},
 	}
 	for _, tt := range tests {

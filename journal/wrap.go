@@ -184,9 +184,9 @@ const redacted = `"(redacted)"`
 
 // Redact returns args with secrets replaced by "(redacted)": any member
 // named "password", the "data" of secret objects (object-add of qom-type
-// secret or secret_keyring), and the rest of a human-monitor-command line
-// after "set_password". Arguments that are not a JSON object are returned
-// as they are.
+// secret or secret_keyring, and HMP's object_add of those types), and the
+// rest of a human-monitor-command line after "set_password". Arguments
+// that are not a JSON object are returned as they are.
 func Redact(command string, args json.RawMessage) json.RawMessage {
 	if len(args) == 0 {
 		return args
@@ -197,7 +197,7 @@ func Redact(command string, args json.RawMessage) json.RawMessage {
 	}
 	changed := redactMap(m)
 	if command == "object-add" {
-		if t, _ := m["qom-type"].(string); t == "secret" || t == "secret_keyring" {
+		if t, _ := m["qom-type"].(string); isSecretType(t) {
 			if _, ok := m["data"]; ok {
 				m["data"] = "(redacted)"
 				changed = true
@@ -213,9 +213,16 @@ func Redact(command string, args json.RawMessage) json.RawMessage {
 	if command == "human-monitor-command" {
 		if cl, ok := m["command-line"].(string); ok {
 			f := strings.Fields(cl)
-			if len(f) > 1 && (f[0] == "set_password" || (f[0] == "change" && strings.Contains(cl, "password"))) {
+			switch {
+			case len(f) > 1 && (f[0] == "set_password" || (f[0] == "change" && strings.Contains(cl, "password"))):
 				m["command-line"] = f[0] + " (redacted)"
 				changed = true
+			case len(f) > 1 && f[0] == "object_add":
+				rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cl), f[0]))
+				if r, ok := redactHMPObject(rest); ok {
+					m["command-line"] = f[0] + " " + r
+					changed = true
+				}
 			}
 		}
 	}
@@ -227,6 +234,74 @@ func Redact(command string, args json.RawMessage) json.RawMessage {
 		return json.RawMessage(redacted)
 	}
 	return b
+}
+
+// isSecretType reports whether objects of QOM type t carry a secret in
+// their "data".
+func isSecretType(t string) bool { return t == "secret" || t == "secret_keyring" }
+
+// redactHMPObject redacts the data of a secret in the argument of HMP's
+// object_add: "secret,id=s0,data=…" (QemuOpts, where ",," is a comma in
+// a value; the type may also be given as qom-type=) or a JSON object.
+func redactHMPObject(arg string) (string, bool) {
+	if strings.HasPrefix(arg, "{") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(arg), &m); err != nil {
+			// QEMU refuses it too, but it may still hold a secret.
+			if strings.Contains(arg, "secret") && strings.Contains(arg, "data") {
+				return "(redacted)", true
+			}
+			return arg, false
+		}
+		t, _ := m["qom-type"].(string)
+		if _, ok := m["data"]; !ok || !isSecretType(t) {
+			return arg, false
+		}
+		m["data"] = "(redacted)"
+		b, err := json.Marshal(m)
+		if err != nil {
+			return "(redacted)", true
+		}
+		return string(b), true
+	}
+	parts := splitOpts(arg)
+	secret := false
+	for i, p := range parts {
+		k, v, hasValue := strings.Cut(p, "=")
+		if (i == 0 && !hasValue && isSecretType(strings.TrimSpace(k))) || (strings.TrimSpace(k) == "qom-type" && isSecretType(strings.TrimSpace(v))) {
+			secret = true
+		}
+	}
+	if !secret {
+		return arg, false
+	}
+	changed := false
+	for i, p := range parts {
+		if k, _, ok := strings.Cut(p, "="); ok && strings.TrimSpace(k) == "data" {
+			parts[i] = "data=(redacted)"
+			changed = true
+		}
+	}
+	return strings.Join(parts, ","), changed
+}
+
+// splitOpts splits a QemuOpts string at its commas, leaving doubled
+// commas (an escaped comma) inside their part.
+func splitOpts(s string) []string {
+	var parts []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != ',' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == ',' {
+			i++
+			continue
+		}
+		parts = append(parts, s[start:i])
+		start = i + 1
+	}
+	return append(parts, s[start:])
 }
 
 func redactMap(m map[string]any) bool {

@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/qscope/qscope/discover"
+	"github.com/qscope/qscope/internal/private"
+	"github.com/qscope/qscope/journal"
 )
 
 // HistoryEntry is one line sent from the console.
@@ -66,9 +68,24 @@ func DefaultHistoryPath() (string, error) {
 }
 
 // LoadHistory reads the history file (JSON lines, oldest first). A
-// missing file is an empty history; lines that do not parse are skipped.
+// missing file is an empty history; lines that do not parse are skipped,
+// and so are entries that carry a secret (see AppendHistory). The
+// directory and the file are held to internal/private's rules: a
+// symbolic link or something another user owns is refused.
 func LoadHistory(path string) ([]HistoryEntry, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	d, err := private.LookupDir(filepath.Dir(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("console: reading history: %w", err)
+	}
+	defer d.Close()
+	return loadHistory(d, filepath.Base(path))
+}
+
+func loadHistory(d *private.Dir, name string) ([]HistoryEntry, error) {
+	f, err := d.OpenFile(name, os.O_RDONLY)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -81,7 +98,7 @@ func LoadHistory(path string) ([]HistoryEntry, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		var e HistoryEntry
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Line != "" {
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Line != "" && !hasSecret(e) {
 			out = append(out, e)
 		}
 	}
@@ -95,26 +112,30 @@ func LoadHistory(path string) ([]HistoryEntry, error) {
 }
 
 // AppendHistory adds e to the history file, creating it 0600 in a 0700
-// directory; once the file holds twice MaxHistory entries it is rewritten
-// with the newest MaxHistory.
+// directory (internal/private: a symbolic link or another user's
+// directory or file is refused); once the file holds twice MaxHistory
+// entries it is rewritten with the newest MaxHistory. An entry that
+// carries a secret (what journal.Redact would redact: a password, a
+// secret object's data, set_password) is not written.
 func AppendHistory(path string, e HistoryEntry) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if hasSecret(e) {
+		return nil
+	}
+	d, err := private.OpenDir(filepath.Dir(path))
+	if err != nil {
+		if errors.Is(err, private.ErrRefused) {
+			return fmt.Errorf("console: securing history directory: %w", err)
+		}
 		return fmt.Errorf("console: creating history directory: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("console: securing history directory: %w", err)
-	}
+	defer d.Close()
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("console: encoding history: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	name := filepath.Base(path)
+	f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND)
 	if err != nil {
-		return fmt.Errorf("console: writing history: %w", err)
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
 		return fmt.Errorf("console: writing history: %w", err)
 	}
 	_, werr := f.Write(append(b, '\n'))
@@ -127,13 +148,13 @@ func AppendHistory(path string, e HistoryEntry) error {
 	}
 	// Entries are ~100 bytes: trim when the file is clearly too long.
 	if serr == nil && st.Size() > 2*MaxHistory*200 {
-		return trimHistory(path)
+		return trimHistory(d, name)
 	}
 	return nil
 }
 
-func trimHistory(path string) error {
-	entries, err := LoadHistory(path)
+func trimHistory(d *private.Dir, name string) error {
+	entries, err := loadHistory(d, name)
 	if err != nil {
 		return err
 	}
@@ -143,11 +164,11 @@ func trimHistory(path string) error {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".history-*")
+	tmp, tmpName, err := d.CreateTemp(".history-*")
 	if err != nil {
 		return fmt.Errorf("console: trimming history: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer d.Remove(tmpName)
 	if _, err := tmp.Write(buf.Bytes()); err != nil {
 		tmp.Close()
 		return fmt.Errorf("console: trimming history: %w", err)
@@ -155,8 +176,106 @@ func trimHistory(path string) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("console: trimming history: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := d.Rename(tmpName, name); err != nil {
 		return fmt.Errorf("console: trimming history: %w", err)
 	}
 	return nil
+}
+
+// hasSecret reports whether the line of e carries a secret: whether
+// journal.Redact changes the arguments it stands for. An HMP line is
+// human-monitor-command's command-line; a QMP line is read without the
+// schema, either as a QMP message or as `command key=value …` (dotted
+// keys nest, values that read as JSON are JSON, the rest strings).
+func hasSecret(e HistoryEntry) bool {
+	command, args := historyRequest(e)
+	if command == "" {
+		return false
+	}
+	red := journal.Redact(command, args)
+	return !bytes.Equal(red, args)
+}
+
+func historyRequest(e HistoryEntry) (string, json.RawMessage) {
+	line := strings.TrimSpace(e.Line)
+	if e.HMP {
+		args, _ := json.Marshal(map[string]string{"command-line": line})
+		return "human-monitor-command", args
+	}
+	if strings.HasPrefix(line, "{") {
+		var msg struct {
+			Execute   string          `json:"execute"`
+			Arguments json.RawMessage `json:"arguments"`
+		}
+		if json.Unmarshal([]byte(line), &msg) != nil {
+			return "", nil
+		}
+		return msg.Execute, msg.Arguments
+	}
+	words := splitLine(line)
+	if len(words) == 0 {
+		return "", nil
+	}
+	root := map[string]any{}
+	for _, w := range words[1:] {
+		k, v, ok := strings.Cut(w, "=")
+		if !ok {
+			continue
+		}
+		keys := strings.Split(k, ".")
+		m := root
+		for _, key := range keys[:len(keys)-1] {
+			sub, ok := m[key].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[key] = sub
+			}
+			m = sub
+		}
+		var val any
+		if json.Unmarshal([]byte(v), &val) != nil {
+			val = strings.Trim(v, `"'`)
+		}
+		m[keys[len(keys)-1]] = val
+	}
+	args, _ := json.Marshal(root)
+	return words[0], args
+}
+
+// splitLine splits a console line into words at blanks outside quotes
+// and brackets.
+func splitLine(line string) []string {
+	var words []string
+	var quote byte
+	depth, start := 0, -1
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if start < 0 {
+			if c == ' ' || c == '\t' {
+				continue
+			}
+			start = i
+		}
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+		case (c == ']' || c == '}') && depth > 0:
+			depth--
+		case (c == ' ' || c == '\t') && depth == 0:
+			words = append(words, line[start:i])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		words = append(words, line[start:])
+	}
+	return words
 }

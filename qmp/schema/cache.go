@@ -11,7 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/qscope/qscope/internal/private"
 )
 
 // cacheFormat is bumped when the file layout changes; older files are
@@ -66,8 +67,30 @@ type cacheFile struct {
 // or format.
 var errStale = errors.New("schema: cache file is for another QEMU or format")
 
+// openCacheDir opens the cache directory through internal/private: a
+// symbolic link or a directory of another user is refused. In the
+// default layout (…/qscope/schema) both qscope and schema are ours, so
+// both are checked; otherwise the last component is. With create unset
+// nothing is created.
+func openCacheDir(dir string, create bool) (*private.Dir, error) {
+	dir = filepath.Clean(dir)
+	open, openIn := private.OpenDir, private.OpenDirIn
+	if !create {
+		open, openIn = private.LookupDir, private.LookupDirIn
+	}
+	if qs := filepath.Dir(dir); filepath.Base(dir) == "schema" && filepath.Base(qs) == "qscope" {
+		return openIn(filepath.Dir(qs), "qscope", "schema")
+	}
+	return open(dir)
+}
+
 func readCache(path, version, pkg string) (*Schema, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	d, err := openCacheDir(filepath.Dir(path), false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	f, err := d.OpenFile(filepath.Base(path), os.O_RDONLY)
 	if err != nil {
 		return nil, err
 	}
@@ -99,15 +122,17 @@ func readCache(path, version, pkg string) (*Schema, error) {
 }
 
 // writeCache stores raw atomically (a private temporary file renamed into
-// place), in a 0700 directory, as a 0600 file.
+// place), in a 0700 directory, as a 0600 file. The directory is opened
+// once (openCacheDir) and the files are made and renamed through it.
 func writeCache(path, version, pkg string, raw []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := openCacheDir(filepath.Dir(path), true)
+	if err != nil {
+		if errors.Is(err, private.ErrRefused) {
+			return fmt.Errorf("schema: securing cache directory: %w", err)
+		}
 		return fmt.Errorf("schema: creating cache directory: %w", err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("schema: securing cache directory: %w", err)
-	}
+	defer d.Close()
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, raw); err != nil {
 		return fmt.Errorf("schema: compacting introspection: %w", err)
@@ -123,15 +148,11 @@ func writeCache(path, version, pkg string, raw []byte) error {
 		return fmt.Errorf("schema: encoding cache: %w", err)
 	}
 	data := enc.Bytes()
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	tmp, tmpName, err := d.CreateTemp(".tmp-*")
 	if err != nil {
 		return fmt.Errorf("schema: writing cache: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("schema: writing cache: %w", err)
-	}
+	defer d.Remove(tmpName)
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("schema: writing cache: %w", err)
@@ -139,7 +160,7 @@ func writeCache(path, version, pkg string, raw []byte) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("schema: writing cache: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := d.Rename(tmpName, filepath.Base(path)); err != nil {
 		return fmt.Errorf("schema: writing cache: %w", err)
 	}
 	return nil
