@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"iter"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -249,11 +250,15 @@ func (j *Journal) Close() error {
 	return err
 }
 
+// currentUser names the effective user from the system's user database,
+// not from $USER, which anyone can set (sudo keeps it, for one): the
+// journal says who changed a guest.
 func currentUser() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
+	uid := strconv.Itoa(os.Geteuid())
+	if u, err := user.LookupId(uid); err == nil && u.Username != "" {
+		return u.Username
 	}
-	return "uid " + strconv.Itoa(os.Geteuid())
+	return "uid " + uid
 }
 
 // Filter selects records. Its zero value selects all.

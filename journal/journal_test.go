@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -123,6 +124,19 @@ func TestModes(t *testing.T) {
 		if _, err := Open(other); err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
 			t.Errorf("another user's journal accepted: %v", err)
 		}
+	}
+}
+
+// The user is the effective user from the user database: $USER can say
+// anything.
+func TestUserIsNotFromTheEnvironment(t *testing.T) {
+	t.Setenv("USER", "someone-else")
+	want := "uid " + strconv.Itoa(os.Geteuid())
+	if u, err := user.LookupId(strconv.Itoa(os.Geteuid())); err == nil {
+		want = u.Username
+	}
+	if got := currentUser(); got != want {
+		t.Errorf("user %q, want %q", got, want)
 	}
 }
 
