@@ -866,7 +866,8 @@ func (m *Model) send(ex Exchange, force bool) tea.Cmd {
 	if m.schema != nil {
 		he.QEMU = m.schema.Version
 	}
-	if n := len(m.history); n == 0 || m.history[n-1].Line != he.Line || m.history[n-1].HMP != he.HMP {
+	// A line that carries a secret is kept nowhere, not even for ↑.
+	if n := len(m.history); !hasSecret(he) && (n == 0 || m.history[n-1].Line != he.Line || m.history[n-1].HMP != he.HMP) {
 		m.history = append(m.history, he)
 		if len(m.history) > MaxHistory {
 			m.history = m.history[len(m.history)-MaxHistory:]

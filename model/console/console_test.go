@@ -724,3 +724,22 @@ func TestCancelKeepsHMPPrefix(t *testing.T) {
 		t.Errorf("cancelled force gave back %q, want !stop", m.Value())
 	}
 }
+
+// A line with a secret is not kept for ↑ either.
+func TestSecretLineNotRecalled(t *testing.T) {
+	rec := newRecorder()
+	m := testModel(t, rec, Config{})
+	m, _ = typeText(m, "!info status")
+	m, cmd := press(m, "enter")
+	m, _ = run(t, m, cmd)
+	m, _ = typeText(m, "!set_password vnc hunter2")
+	m, cmd = press(m, "enter")
+	m, _ = run(t, m, cmd)
+	m, _ = press(m, "up")
+	if strings.Contains(m.Value(), "hunter2") {
+		t.Fatalf("↑ recalls the secret line: %q", m.Value())
+	}
+	if m.Value() != "!info status" && m.Value() != "info status" {
+		t.Errorf("↑ gives %q, want the line before the secret one", m.Value())
+	}
+}
