@@ -129,7 +129,9 @@ func (l listeners) holds(inodes map[uint64]bool, ep Endpoint) bool {
 			if !inodes[ino] || strconv.Itoa(ta.Port) != port {
 				continue
 			}
-			if ta.IP.IsUnspecified() || (want != nil && ta.IP.Equal(want)) {
+			// A host name (localhost) is not resolved here: a listener of
+			// the process on that port is enough.
+			if want == nil || ta.IP.IsUnspecified() || ta.IP.Equal(want) {
 				return true
 			}
 		}

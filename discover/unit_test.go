@@ -695,3 +695,35 @@ func TestNotFoundQuotesOddNames(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// holds matches a tcp monitor by the process's listener on its port: the
+// address itself, a wildcard listener, or any listener for a host name.
+func TestHoldsTCP(t *testing.T) {
+	l := listeners{tcp: map[uint64]net.Addr{
+		1: &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 4444},
+		2: &net.TCPAddr{IP: net.IPv4zero, Port: 5555},
+		3: &net.TCPAddr{IP: net.ParseIP("::1"), Port: 6666},
+	}}
+	mine := map[uint64]bool{1: true, 2: true, 3: true}
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:4444", true},
+		{"10.0.0.1:4444", false},
+		{"10.0.0.1:5555", true},
+		{"[::1]:6666", true},
+		{"localhost:4444", true},
+		{"127.0.0.1:7777", false},
+	} {
+		if got := l.holds(mine, Endpoint{Network: "tcp", Address: tc.addr}); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+	if l.holds(map[uint64]bool{}, Endpoint{Network: "tcp", Address: "127.0.0.1:4444"}) {
+		t.Error("a listener of another process counted")
+	}
+	if got := procIP("0100007F"); !got.Equal(net.ParseIP("127.0.0.1")) {
+		t.Errorf("procIP(0100007F) = %v", got)
+	}
+}
