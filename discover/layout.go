@@ -29,6 +29,7 @@ type launcher struct {
 	owner Owner
 	// libvirtURI is set for libvirt guests: system or session daemon.
 	libvirtURI string
+	session    bool // the session daemon's
 	// id is the launcher's own name for the guest (Incus instance
 	// directory, Proxmox vmid), when the layout carries one.
 	id string
@@ -74,7 +75,7 @@ func (l layout) classify(sp spec, monitors []Endpoint, configured string) launch
 		// The session daemon keeps its state under the user's
 		// $XDG_CONFIG_HOME/libvirt/qemu and $XDG_RUNTIME_DIR/libvirt/qemu.
 		if strings.Contains(p, "/.config/libvirt/qemu/") || (strings.Contains(p, "/run/user/") && strings.Contains(p, "/libvirt/qemu/")) {
-			return launcher{owner: OwnerLibvirt, libvirtURI: localLibvirtURI(configured, true)}
+			return launcher{owner: OwnerLibvirt, libvirtURI: localLibvirtURI(configured, true), session: true}
 		}
 	}
 	for _, m := range monitors {

@@ -776,3 +776,51 @@ func TestImpostorCannotClaimAMonitor(t *testing.T) {
 		t.Errorf("connecting to the impostor: %v, want ErrUnreachable", err)
 	}
 }
+
+// TestImpostorOfLibvirt: a process that puts libvirt's paths on its
+// command line and a domain's name in -name is not taken for that domain
+// when libvirtd's status files can be read and none names its pid: it is
+// a plain process, and its borrowed monitor path is not dialled either.
+func TestImpostorOfLibvirt(t *testing.T) {
+	root := shortRoot(t)
+	status := filepath.Join(root, "run/libvirt/qemu")
+	if err := os.MkdirAll(status, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// libvirtd's status files name other processes only.
+	if err := os.WriteFile(filepath.Join(status, "real.xml"), []byte(`<domstatus pid='1'><domain><name>real</name></domain></domstatus>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mon := filepath.Join(root, "var/lib/libvirt/qemu/domain-1-real/monitor.sock")
+	cmd := &exec.Cmd{
+		Path: os.Args[0],
+		Args: []string{"qemu-system-x86_64", "-name", "guest=real",
+			"-chardev", "socket,id=charmonitor,path=" + mon + ",server=on,wait=off", "-mon", "chardev=charmonitor,id=monitor,mode=control"},
+		Env: append(os.Environ(), impostorEnv+"=1"),
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s, _ := scannerFor(root, cmd.Process.Pid)
+	// Young, it is given the benefit of the doubt (libvirtd writes the
+	// status file just after starting QEMU): libvirt's, never dialled.
+	gs, err := s.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := find(t, gs, cmd.Process.Pid); g.Owner != OwnerLibvirt || len(g.Monitors) != 1 || g.Monitors[0].Network != "libvirt" {
+		t.Errorf("young libvirt look-alike: owner %s, monitors %v", g.Owner, g.Monitors)
+	}
+	// Past that age, with no status file naming it, it is a plain process.
+	time.Sleep(time.Until(started.Add(youngProcess + 100*time.Millisecond)))
+	gs, err = s.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := find(t, gs, cmd.Process.Pid)
+	if g.Owner != OwnerProcess || g.Domain != "" || len(g.Monitors) != 0 || g.State != StateNoMonitor {
+		t.Errorf("libvirt impostor listed as owner %s, domain %q, monitors %v, state %q (%s)", g.Owner, g.Domain, g.Monitors, g.State, g.Reason)
+	}
+}

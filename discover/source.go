@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,9 +75,14 @@ type procEntry struct {
 	fdNote  string // why a descriptor monitor's path is unknown
 	held    []bool // eps[i] is seen to be a socket the process listens on
 	heldErr error  // why the process's sockets could not be read
-	cfgNote string // why a -readconfig file could not be read
-	threads int
-	vcpus   int
+	// A process that looks like the system libvirtd's (by its paths) is
+	// taken as libvirt's once a status file of libvirtd names its pid
+	// (lvConfirmed); when the status files can be read and none does, it
+	// is an impostor, listed as a plain process (lvDenied).
+	lvConfirmed, lvDenied bool
+	cfgNote               string // why a -readconfig file could not be read
+	threads               int
+	vcpus                 int
 }
 
 func (s *ProcSource) Name() string { return "proc" }
@@ -157,7 +163,10 @@ func (s *ProcSource) Scan(ctx context.Context) ([]Guest, error) {
 		if !e.qemu {
 			continue
 		}
-		if e.lnch.owner != OwnerLibvirt && slices.Contains(e.held, false) {
+		if e.lnch.owner == OwnerLibvirt && !e.lnch.session && !e.lvConfirmed {
+			s.checkLibvirt(e, pid, s.boot.Add(time.Duration(st.startTicks)*time.Second/clockTicks))
+		}
+		if (e.lnch.owner != OwnerLibvirt || e.lvDenied) && slices.Contains(e.held, false) {
 			s.checkHeld(e, pid)
 		}
 		if e.threads != st.threads {
@@ -233,6 +242,42 @@ func (s *ProcSource) fill(e *procEntry, pid int, netUnix map[uint64]string) {
 	e.lnch = layout{root: s.Root}.classify(e.sp, e.eps, s.LibvirtURI)
 }
 
+// checkLibvirt looks for a status file of the system libvirtd that names
+// pid. Any process can put libvirt's paths on its command line; one that
+// libvirtd does not know is not routed to a domain by the name it gives
+// itself. While the status files cannot be read (not root), the paths are
+// taken at their word: then neither can the libvirt route be taken
+// without libvirt's own access check.
+//
+// A young process is given time: libvirtd writes its status file just
+// after it starts QEMU, and before libvirtd has connected, a QEMU taken for
+// a plain process could have its monitor taken by a probe.
+func (s *ProcSource) checkLibvirt(e *procEntry, pid int, started time.Time) {
+	dir := filepath.Join(s.Root, "/run/libvirt/qemu")
+	if s.Root == "" {
+		dir = "/run/libvirt/qemu"
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		e.lvDenied = false
+		return
+	}
+	for _, de := range ents {
+		if de.IsDir() || filepath.Ext(de.Name()) != ".xml" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			continue
+		}
+		if ds, err := parseDomStatus(b); err == nil && ds.PID == pid {
+			e.lvConfirmed, e.lvDenied = true, false
+			return
+		}
+	}
+	e.lvDenied = time.Since(started) >= youngProcess
+}
+
 // checkHeld looks, for each endpoint not yet confirmed, whether the
 // process listens on it (see owner_linux.go). A confirmed endpoint stays
 // confirmed for the life of the process; an unconfirmed one is looked at
@@ -255,11 +300,15 @@ func (s *ProcSource) checkHeld(e *procEntry, pid int) {
 // guest builds the Guest for a QEMU process from its cached entry and
 // its current stat.
 func (s *ProcSource) guest(pid int, e *procEntry, st procStat) Guest {
+	owner := e.lnch.owner
+	if e.lvDenied {
+		owner = OwnerProcess
+	}
 	g := Guest{
 		Name:       e.sp.name,
 		UUID:       e.sp.uuid,
 		PID:        pid,
-		Owner:      e.lnch.owner,
+		Owner:      owner,
 		Binary:     e.argv[0],
 		Cmdline:    e.argv,
 		StartTicks: st.startTicks,
@@ -276,7 +325,7 @@ func (s *ProcSource) guest(pid int, e *procEntry, st procStat) Guest {
 		g.State = StateStopped
 		g.Reason = "process is stopped (SIGSTOP or a debugger): its monitor cannot answer until it gets SIGCONT"
 	}
-	switch e.lnch.owner {
+	switch owner {
 	case OwnerLibvirt:
 		g.Domain = g.Name
 		g.Monitor = e.lnch.libvirtURI
