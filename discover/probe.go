@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -140,10 +142,23 @@ func classifyDialError(ep Endpoint, err error) (State, string) {
 		return StateNoMonitor, fmt.Sprintf("nothing listens on monitor %s", ep)
 	case errors.Is(err, qmp.ErrDisconnected):
 		return StateNoMonitor, fmt.Sprintf("monitor %s closed the connection before greeting", ep)
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+	case timedOut(err) && ep.Network == "tcp":
+		// QEMU queues one connection on a tcp monitor while a client
+		// holds it; once an earlier probe sits in that queue, a new
+		// connection is not even accepted by the kernel.
+		return StateBusy, fmt.Sprintf("monitor %s does not take connections: its one-place queue is full, so another client holds it (QEMU serves one client per monitor)", ep)
+	case timedOut(err):
 		return StateUnresponsive, fmt.Sprintf("monitor %s did not accept a connection in time", ep)
 	}
 	return StateNoMonitor, fmt.Sprintf("connecting to monitor %s: %v", ep, err)
+}
+
+// timedOut reports a dial that ran out of time: the context's end, or the
+// dialer's own timeout (an i/o timeout).
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func classifyCommandError(ep Endpoint, err error) (State, string) {

@@ -824,3 +824,28 @@ func TestImpostorOfLibvirt(t *testing.T) {
 		t.Errorf("libvirt impostor listed as owner %s, domain %q, monitors %v, state %q (%s)", g.Owner, g.Domain, g.Monitors, g.State, g.Reason)
 	}
 }
+
+// TestHeldTCPMonitorIsBusy: QEMU's tcp monitor queues one connection
+// while a client holds it; later probes cannot even connect. Every scan
+// still says busy, not no-monitor or unresponsive.
+func TestHeldTCPMonitorIsBusy(t *testing.T) {
+	b := qemutest.Binaries(t)[0]
+	inst := startReady(t, b, small(qemutest.Options{Name: "held-tcp", Monitors: []qemutest.MonitorStyle{qemutest.MonitorQMPTCP}}))
+	ctx := context.Background()
+	c, err := qmp.Dial(ctx, inst.Monitors[0].Network, inst.Monitors[0].Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, _ := scannerFor("", inst.PID)
+	s.ProbeTimeout = 500 * time.Millisecond
+	for i := range 3 {
+		gs, err := s.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := find(t, gs, inst.PID); g.State != StateBusy || !strings.Contains(g.Reason, "another client") {
+			t.Errorf("scan %d: state %q (%s), want busy", i, g.State, g.Reason)
+		}
+	}
+}
