@@ -17,6 +17,18 @@ import (
 //
 // The device types need qom-list-types, which makes QEMU load every
 // module: each build runs with its own modules (qemutest's Binary.Env).
+// liveSchema starts a guest of b and loads its schema (uncached) and its
+// live values for completion and checks.
+func liveSchema(t testing.TB, b qemutest.Binary) (*guest, *schema.Schema, *schema.Live) {
+	t.Helper()
+	g := startGuest(t, b)
+	s, err := (&schema.Loader{NoCache: true}).Load(context.Background(), g.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, s, liveOf(t, b, g.client)
+}
+
 func liveOf(t testing.TB, b qemutest.Binary, c qmp.Monitor) *schema.Live {
 	t.Helper()
 	ctx := context.Background()
@@ -44,13 +56,8 @@ func liveOf(t testing.TB, b qemutest.Binary, c qmp.Monitor) *schema.Live {
 func TestCheckSendsNothingOnBadInput(t *testing.T) {
 	for _, b := range qemutest.Binaries(t) {
 		t.Run(b.String(), func(t *testing.T) {
-			g := startGuest(t, b)
+			g, s, live := liveSchema(t, b)
 			ctx := context.Background()
-			s, err := (&schema.Loader{NoCache: true}).Load(ctx, g.client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			live := liveOf(t, b, g.client)
 			bad := []struct{ line, want string }{
 				{"query-status foo=1", `query-status: unknown argument "foo"`},
 				{"device_add", `device_add: missing required argument "driver"`},
@@ -171,13 +178,8 @@ func TestParseErrors(t *testing.T) {
 func TestDevicePropsTakeStrings(t *testing.T) {
 	for _, b := range qemutest.Binaries(t) {
 		t.Run(b.String(), func(t *testing.T) {
-			g := startGuest(t, b)
+			g, s, live := liveSchema(t, b)
 			ctx := context.Background()
-			s, err := (&schema.Loader{NoCache: true}).Load(ctx, g.client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			live := liveOf(t, b, g.client)
 			// 7.2 reports addr as int32, 10.0 as str; host_mtu is uint16 and
 			// mq bool in both.
 			types := map[string]string{}

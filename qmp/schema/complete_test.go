@@ -23,12 +23,7 @@ func texts(c schema.Completion) []string {
 func TestComplete(t *testing.T) {
 	for _, b := range qemutest.Binaries(t) {
 		t.Run(b.String(), func(t *testing.T) {
-			g := startGuest(t, b)
-			s, err := (&schema.Loader{NoCache: true}).Load(context.Background(), g.client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			live := liveOf(t, b, g.client)
+			_, s, live := liveSchema(t, b)
 			live.Chardevs = []string{"serial0", "charmon"}
 			live.DeviceIDs = []string{"nic0"}
 			live.BlockNodes = []string{"disk0", "disk0-fmt"}
